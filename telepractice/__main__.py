@@ -1,0 +1,3 @@
+from telepractice.cli import main
+
+raise SystemExit(main())

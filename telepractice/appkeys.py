@@ -1,0 +1,22 @@
+"""Typed application keys, declared once; each resource is set up by one cleanup context."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+if TYPE_CHECKING:
+    from telepractice.audit import AuditLog
+    from telepractice.auth.signing_keys import SigningKeyring
+    from telepractice.config import Settings
+    from telepractice.crypto.keyring import Keyring
+    from telepractice.storage.engine import SessionFactory
+
+SETTINGS = web.AppKey("settings", "Settings")
+ENGINE = web.AppKey("engine", AsyncEngine)
+DB = web.AppKey("db", "SessionFactory")
+KEYRING = web.AppKey("keyring", "Keyring")
+SIGNING_KEYS = web.AppKey("signing_keys", "SigningKeyring")
+AUDIT = web.AppKey("audit", "AuditLog")
