@@ -1,0 +1,78 @@
+"""create_app(): routes, middlewares, one cleanup context per resource, the static web app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from telepractice import __version__
+from telepractice.appkeys import AUDIT, DB, ENGINE, KEYRING, SETTINGS, SIGNING_KEYS
+from telepractice.audit import AuditLog
+from telepractice.auth.routes import auth_routes, staff_routes
+from telepractice.auth.signing_keys import SigningKeyring
+from telepractice.cases.routes import case_routes
+from telepractice.config import Settings
+from telepractice.crypto.keyring import Keyring
+from telepractice.http import add_security_headers, problem_details
+from telepractice.openapi import ApiRoutes, openapi_document
+from telepractice.storage.engine import database_reachable, make_engine, make_session_factory
+
+log = logging.getLogger("telepractice")
+
+WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
+
+system_routes = ApiRoutes("system")
+ROUTE_SETS: tuple[ApiRoutes, ...] = (system_routes, auth_routes, staff_routes, case_routes)
+
+
+@system_routes.route("GET", "/healthz", summary="Whether the server and its database are up",
+                     responses={200: "Healthy", 503: "Database unreachable"})
+async def healthz(request: web.Request) -> web.Response:
+    reachable = await database_reachable(request.app[ENGINE])
+    body = {"status": "ok" if reachable else "degraded", "database": reachable, "version": __version__}
+    return web.json_response(body, status=200 if reachable else 503)
+
+
+@system_routes.route("GET", "/api/openapi.json", summary="This document")
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document(ROUTE_SETS, request.app[SETTINGS].public_origin))
+
+
+async def _index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(WEB_ROOT / "index.html")
+
+
+def _database(app: web.Application):  # type: ignore[no-untyped-def]
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        engine = make_engine(app[SETTINGS].database_url)
+        app[ENGINE] = engine
+        app[DB] = make_session_factory(engine)
+        yield
+        await engine.dispose()
+
+    return context
+
+
+async def _keys(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    app[KEYRING] = Keyring(settings.key_directory)
+    app[SIGNING_KEYS] = SigningKeyring(settings.key_directory, settings)
+    yield
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The whole application for one Settings; no module-level state."""
+    app = web.Application(middlewares=[problem_details], client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app[AUDIT] = AuditLog()
+    app.cleanup_ctx.append(_database(app))
+    app.cleanup_ctx.append(_keys)
+    app.on_response_prepare.append(add_security_headers)
+    for routes in ROUTE_SETS:
+        app.router.add_routes(routes.table)
+    app.router.add_get("/", _index)
+    app.router.add_static("/static/", WEB_ROOT, follow_symlinks=False)
+    return app
