@@ -15,6 +15,7 @@ from telepractice.auth.routes import auth_routes, staff_routes
 from telepractice.auth.signing_keys import SigningKeyring
 from telepractice.cases.routes import case_routes
 from telepractice.config import Settings
+from telepractice.crypto.case_keys import reapply_erasures
 from telepractice.crypto.keyring import Keyring
 from telepractice.http import add_security_headers, problem_details
 from telepractice.openapi import ApiRoutes, openapi_document
@@ -63,6 +64,14 @@ async def _keys(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def _reapply_erasures(app: web.Application) -> AsyncIterator[None]:
+    """A database restored from a backup older than an erasure must not bring that case back."""
+    reapplied = await reapply_erasures(app[DB], app[KEYRING], app[AUDIT])
+    if reapplied:
+        log.warning("re-applied %d case erasure(s) missing from the database", len(reapplied))
+    yield
+
+
 def create_app(settings: Settings) -> web.Application:
     """The whole application for one Settings; no module-level state."""
     app = web.Application(middlewares=[problem_details], client_max_size=settings.max_body_bytes)
@@ -70,6 +79,7 @@ def create_app(settings: Settings) -> web.Application:
     app[AUDIT] = AuditLog()
     app.cleanup_ctx.append(_database(app))
     app.cleanup_ctx.append(_keys)
+    app.cleanup_ctx.append(_reapply_erasures)
     app.on_response_prepare.append(add_security_headers)
     for routes in ROUTE_SETS:
         app.router.add_routes(routes.table)

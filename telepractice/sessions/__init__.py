@@ -1,0 +1,1 @@
+"""Sessions of a case: scheduling, invites, consent, attendance, records."""
