@@ -130,10 +130,14 @@ async def erase_case(db: SessionFactory, keyring: Keyring, audit: AuditLog, case
 
 async def reapply_erasures(db: SessionFactory, keyring: Keyring, audit: AuditLog) -> list[str]:
     """Destroy again the keys of erased cases that a restored backup brought back."""
-    reapplied: list[str] = []
-    for case_id in sorted(keyring.erased_cases()):
+    ledger = keyring.erased_cases()
+    if not ledger:
+        return []
+    async with db() as session:
+        live = (await session.execute(select(CaseKey.case_id).where(CaseKey.wrapped_key.is_not(None)))).scalars()
+        restored = sorted(set(live) & ledger)
+    for case_id in restored:
         async with audit.recording(db) as session:
             if await _destroy_key(session, case_id):
                 await audit.append(session, actor="system", action="case.erase.reapplied", target=f"case:{case_id}")
-                reapplied.append(case_id)
-    return reapplied
+    return restored
