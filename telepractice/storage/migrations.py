@@ -21,6 +21,9 @@ _PG_LOCK_ID = 0x7E1E_0001
 
 def alembic_config(database_url: str | None = None) -> Config:
     """An alembic Config for our migrations directory, built in code (no alembic.ini)."""
+    if not MIGRATIONS_DIR.is_dir():
+        # migrations/ sits beside the package in the source tree and is not in a wheel.
+        raise RuntimeError(f"no migrations directory at {MIGRATIONS_DIR}; install with pip install -e .")
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # Date first so that revision files list in the order they were written.

@@ -34,6 +34,9 @@ BAD_ENV: dict[str, str] = {
     "max_body_bytes": "1023",
     "redis_url": "http://127.0.0.1:6379",
     "log_level": "TRACE",
+    "turn_secret": "too-short",
+    "turn_urls": "http://turn.example.org",
+    "turn_lifetime_seconds": "59",
 }
 # ... and as a TOML value, where the wrong type is the usual mistake.
 BAD_TOML: dict[str, Any] = {
@@ -55,6 +58,9 @@ BAD_TOML: dict[str, Any] = {
     "max_body_bytes": "64k",
     "redis_url": "127.0.0.1:6379",
     "log_level": "verbose",
+    "turn_secret": 12345,
+    "turn_urls": [],
+    "turn_lifetime_seconds": 86401,
 }
 
 
@@ -100,8 +106,8 @@ def test_documentation_lists_no_setting_that_does_not_exist() -> None:
     assert set(_documented_rows()) == set(PARSERS)
 
 
-# Settings whose default is None or "" are derived or unset; the document explains those in words.
-FIXED_DEFAULTS = [f for f in dataclasses.fields(Settings) if f.default not in (None, "")]
+# Settings whose default is None, "" or () are derived or unset; the document explains those in words.
+FIXED_DEFAULTS = [f for f in dataclasses.fields(Settings) if f.default not in (None, "", ())]
 
 
 @pytest.mark.parametrize("field", FIXED_DEFAULTS, ids=lambda f: f.name)
@@ -224,6 +230,28 @@ def test_wrong_toml_value_is_refused_naming_the_file_and_key(tmp_path: Path, key
 def test_wrong_override_is_refused_naming_the_option(key: str) -> None:
     with pytest.raises(ConfigError, match=f"--{key.replace('_', '-')}"):
         load_settings({}, {key: BAD_ENV[key]})
+
+
+def test_wrong_turn_secret_is_refused_without_showing_it() -> None:
+    secret = "not-long-enough-but-still-secret"[:31]
+    with pytest.raises(ConfigError, match="TELEPRACTICE_TURN_SECRET") as caught:
+        load_settings({"TELEPRACTICE_TURN_SECRET": secret})
+    assert secret not in str(caught.value)
+
+
+def test_turn_secret_stays_out_of_the_settings_repr() -> None:
+    secret = "s" * 40
+    assert secret not in repr(load_settings({"TELEPRACTICE_TURN_SECRET": secret}))
+
+
+TURN_URLS = ("turn:turn.example.org:3478", "turns:turn.example.org:443")
+
+
+@pytest.mark.parametrize("value", [",".join(TURN_URLS), list(TURN_URLS)], ids=["comma-separated", "list"])
+def test_turn_urls_are_a_list_or_a_comma_separated_string(tmp_path: Path, value: Any) -> None:
+    path = _write_toml(tmp_path / "telepractice.toml", {"turn_urls": value})
+    settings = load_settings({"TELEPRACTICE_CONFIG": str(path)})
+    assert settings.turn_urls == TURN_URLS
 
 
 def test_certificate_without_key_is_refused(tmp_path: Path) -> None:
