@@ -38,6 +38,9 @@ class Settings:
     max_body_bytes: int = 65536
     redis_url: str | None = None
     log_level: str = "INFO"
+    turn_secret: str | None = dataclasses.field(default=None, repr=False)
+    turn_urls: tuple[str, ...] = ()
+    turn_lifetime_seconds: int = 3600
 
     @property
     def key_directory(self) -> Path:
@@ -74,7 +77,7 @@ def _bool(value: Any) -> bool:
 
 def _whole_number(low: int, high: int) -> Callable[[Any], int]:
     def parse(value: Any) -> int:
-        if isinstance(value, bool):
+        if isinstance(value, bool | float):
             raise ValueError(f"must be a whole number from {low} to {high}")
         try:
             number = int(value)
@@ -121,12 +124,31 @@ def _redis_url(value: Any) -> str:
     return url
 
 
+def _turn_secret(value: Any) -> str:
+    secret = _text(value)
+    if len(secret) < 32:
+        raise ValueError("must be at least 32 characters (e.g. openssl rand -hex 32)")
+    return secret
+
+
+def _turn_urls(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not items:
+        raise ValueError("must be a comma-separated list of turn:, turns: or stun: URLs")
+    urls = tuple(str(item).strip() for item in items)
+    if not all(url.startswith(("turn:", "turns:", "stun:")) and len(url) > 6 for url in urls):
+        raise ValueError("must be a comma-separated list of turn:, turns: or stun: URLs")
+    return urls
+
+
 def _log_level(value: Any) -> str:
     level = _text(value).upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
     return level
 
+
+SECRET_SETTINGS = frozenset({"turn_secret"})
 
 PARSERS: dict[str, Callable[[Any], Any]] = {
     "data_dir": _path,
@@ -147,6 +169,9 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "max_body_bytes": _whole_number(1024, 16 * 1024 * 1024),
     "redis_url": _redis_url,
     "log_level": _log_level,
+    "turn_secret": _turn_secret,
+    "turn_urls": _turn_urls,
+    "turn_lifetime_seconds": _whole_number(60, 86400),
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -168,6 +193,9 @@ DESCRIPTIONS: dict[str, str] = {
     "max_body_bytes": "Largest request body accepted.",
     "redis_url": "Redis URL for the message bus between several server instances.",
     "log_level": "DEBUG, INFO, WARNING or ERROR.",
+    "turn_secret": "Shared secret of coturn's REST scheme (static-auth-secret); never logged.",
+    "turn_urls": "Comma-separated TURN/STUN URLs handed to admitted participants.",
+    "turn_lifetime_seconds": "Longest lifetime of a TURN credential; never past the session's end.",
 }
 
 
@@ -179,7 +207,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{CONFIG_FILE_ENV}: no such file {path}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML ({error})") from None
-    return document.get("telepractice", document)
+    if "telepractice" not in document:
+        return document
+    stray = sorted(set(document) - {"telepractice"})
+    if stray:
+        raise ConfigError(f"{path}: '{stray[0]}' is outside the [telepractice] table")
+    return document["telepractice"]
 
 
 def load_settings(
@@ -208,7 +241,8 @@ def load_settings(
         try:
             values[key] = PARSERS[key](value)
         except ValueError as error:
-            raise ConfigError(f"{source}: {error}, got {value!r}") from None
+            shown = "(hidden)" if key in SECRET_SETTINGS else repr(value)
+            raise ConfigError(f"{source}: {error}, got {shown}") from None
 
     settings = Settings(**values)
     return _complete(settings, raw)
