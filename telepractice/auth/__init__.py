@@ -1,0 +1,1 @@
+"""Staff accounts, passwords, signed tokens, logins and role checks."""

@@ -1,0 +1,101 @@
+"""Who is calling: the staff member behind a request's bearer token, and whether their role may."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from aiohttp import web
+from sqlalchemy import select, update
+
+from telepractice.appkeys import AUDIT, DB, SETTINGS, SIGNING_KEYS
+from telepractice.auth.logins import STAFF_AUDIENCE, end_login, ended_detail, login_expiry
+from telepractice.auth.tokens import verify_token
+from telepractice.errors import Forbidden, NotAuthenticated
+from telepractice.storage.models import StaffLogin, StaffMember, utcnow
+
+# Writing last_seen_at on every request would make each read a write; 30 s is precise enough
+# for an idle timeout counted in minutes.
+LAST_SEEN_INTERVAL = dt.timedelta(seconds=30)
+
+
+@dataclasses.dataclass(frozen=True)
+class StaffPrincipal:
+    """The staff member a request acts for, and the login it belongs to."""
+
+    staff_id: str
+    username: str
+    role: str
+    login_id: str
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this staff member."""
+        return f"staff:{self.staff_id}"
+
+
+PRINCIPAL = web.RequestKey("staff_principal", StaffPrincipal)
+
+
+def bearer_token(request: web.Request) -> str:
+    """The token of the Authorization header; never from a query string, where logs and Referer keep it."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        raise NotAuthenticated("The request has no Authorization header with a bearer token.")
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthenticated("The Authorization header must be 'Bearer' followed by an access token.")
+    return token.strip()
+
+
+async def _authenticate(request: web.Request) -> StaffPrincipal:
+    settings = request.app[SETTINGS]
+    claims = verify_token(
+        request.app[SIGNING_KEYS], bearer_token(request), issuer=settings.issuer, audience=STAFF_AUDIENCE
+    )
+    login_id = claims.get("sid")
+    if not isinstance(login_id, str):
+        raise NotAuthenticated("The token does not name a staff login.")
+    db = request.app[DB]
+    async with db() as session:
+        row = (
+            await session.execute(
+                select(StaffLogin, StaffMember)
+                .join(StaffMember, StaffMember.id == StaffLogin.staff_id)
+                .where(StaffLogin.id == login_id)
+            )
+        ).one_or_none()
+    if row is None or row[0].staff_id != claims["sub"]:
+        raise NotAuthenticated("The token names a login this server does not have.")
+    login, member = row
+    if login.ended_at is not None:
+        raise NotAuthenticated(ended_detail(login.end_reason, settings))
+    if member.disabled_at is not None:
+        raise NotAuthenticated("The account is disabled.")
+    now = utcnow()
+    reason = login_expiry(login, now, settings)
+    if reason is not None:
+        audit = request.app[AUDIT]
+        async with audit.recording(db) as session:
+            await end_login(session, audit, login.id, reason, now, actor=f"staff:{member.id}")
+        raise NotAuthenticated(ended_detail(reason, settings))
+    if now - login.last_seen_at >= LAST_SEEN_INTERVAL:
+        async with db() as session, session.begin():
+            await session.execute(
+                update(StaffLogin)
+                .where(StaffLogin.id == login.id, StaffLogin.ended_at.is_(None))
+                .values(last_seen_at=now)
+            )
+    # The role comes from the database, not the token, so a change applies at the next request.
+    return StaffPrincipal(member.id, member.username, member.role, login.id)
+
+
+async def require_staff(request: web.Request, *roles: str) -> StaffPrincipal:
+    """The calling staff member: 401 without a valid, open login; 403 if their role is not among roles."""
+    principal = request.get(PRINCIPAL)
+    if principal is None:
+        principal = await _authenticate(request)
+        request[PRINCIPAL] = principal
+    if roles and principal.role not in roles:
+        raise Forbidden(f"This needs the role {' or '.join(roles)}; you are signed in as {principal.role}.")
+    return principal
