@@ -1,0 +1,377 @@
+"""Inbound signalling messages: typed, frozen, and checked completely on arrival.
+
+``parse()`` turns one WebSocket frame into one of the dataclasses below or
+raises a ``SignalingProtocolError``; nothing downstream ever sees raw JSON.
+Each field's limits are declared next to it, and ``docs/protocol.md`` lists
+them for clients.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from telepractice.signaling.errors import (
+    DuplicateKey,
+    FieldTooLong,
+    FrameTooLarge,
+    InvalidField,
+    MissingType,
+    NotAnObject,
+    NotJson,
+    UnknownField,
+    UnknownType,
+    UnsupportedVersion,
+)
+
+PROTOCOL_VERSION = 1
+MAX_FRAME_BYTES = 64 * 1024
+MAX_SDP_CHARS = 60_000
+MAX_CANDIDATE_CHARS = 1024
+MAX_ID_CHARS = 64
+MAX_TOKEN_CHARS = 4096
+MAX_NONCE = 2**53 - 1  # the largest integer JavaScript holds exactly
+MAX_ROOM_PARTICIPANTS = 6
+
+_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]+")
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """What one field of an inbound message may hold."""
+
+    kind: type  # str, bool, int or tuple (a list of ids)
+    max_length: int = MAX_ID_CHARS
+    min_length: int = 1
+    is_id: bool = False
+    nullable: bool = False
+    minimum: int = 0
+    maximum: int = MAX_NONCE
+    max_items: int = MAX_ROOM_PARTICIPANTS
+
+
+def _spec(spec: Spec, **field_options: Any) -> Any:
+    return dataclasses.field(metadata={"spec": spec}, **field_options)
+
+
+_ID = Spec(str, is_id=True)
+_IDS = Spec(tuple, is_id=True)
+_FLAG = Spec(bool)
+_SDP = Spec(str, max_length=MAX_SDP_CHARS)
+_NONCE = Spec(int)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Hello:
+    """First message on a connection: authenticate and join the token's session."""
+
+    TYPE: ClassVar[str] = "hello"
+    token: str = _spec(Spec(str, max_length=MAX_TOKEN_CHARS))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Admit:
+    """Host: let a participant in from the waiting room."""
+
+    TYPE: ClassVar[str] = "admit"
+    participant: str = _spec(_ID)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TurnAway:
+    """Host: refuse a participant who is waiting."""
+
+    TYPE: ClassVar[str] = "turn-away"
+    participant: str = _spec(_ID)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SendToWaitingRoom:
+    """Host: send an admitted participant back to the waiting room."""
+
+    TYPE: ClassVar[str] = "send-to-waiting-room"
+    participant: str = _spec(_ID)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MediaState:
+    """The sender's microphone, camera and screen share are on or off."""
+
+    TYPE: ClassVar[str] = "media-state"
+    audio: bool = _spec(_FLAG)
+    video: bool = _spec(_FLAG)
+    screen: bool = _spec(_FLAG, default=False)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Offer:
+    """An SDP offer for one named peer in the same room and side room."""
+
+    TYPE: ClassVar[str] = "offer"
+    to: str = _spec(_ID)
+    sdp: str = _spec(_SDP)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Answer:
+    """An SDP answer for one named peer in the same room and side room."""
+
+    TYPE: ClassVar[str] = "answer"
+    to: str = _spec(_ID)
+    sdp: str = _spec(_SDP)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Candidate:
+    """A trickled ICE candidate for one named peer; an empty candidate ends the trickle."""
+
+    TYPE: ClassVar[str] = "candidate"
+    to: str = _spec(_ID)
+    candidate: str = _spec(Spec(str, max_length=MAX_CANDIDATE_CHARS, min_length=0))
+    sdp_mid: str | None = _spec(Spec(str, nullable=True, min_length=0), default=None)
+    sdp_mline_index: int | None = _spec(Spec(int, nullable=True, maximum=255), default=None)
+    username_fragment: str | None = _spec(Spec(str, nullable=True, max_length=256, min_length=0), default=None)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SideRoomCreate:
+    """Host: take one or more admitted participants aside into a new side room."""
+
+    TYPE: ClassVar[str] = "side-room-create"
+    participants: tuple[str, ...] = _spec(_IDS)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SideRoomMove:
+    """Host: move one admitted participant into an existing side room."""
+
+    TYPE: ClassVar[str] = "side-room-move"
+    participant: str = _spec(_ID)
+    side_room: str = _spec(_ID)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SideRoomReturn:
+    """Host: bring participants back from their side rooms to the main room."""
+
+    TYPE: ClassVar[str] = "side-room-return"
+    participants: tuple[str, ...] = _spec(_IDS)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EndSession:
+    """Host: end the session for everyone."""
+
+    TYPE: ClassVar[str] = "end-session"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Leave:
+    """The sender leaves the session on purpose (no reconnection grace)."""
+
+    TYPE: ClassVar[str] = "leave"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Ping:
+    """Are you there? The other side answers pong with the same nonce."""
+
+    TYPE: ClassVar[str] = "ping"
+    nonce: int = _spec(_NONCE)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Pong:
+    """The answer to a ping, with its nonce."""
+
+    TYPE: ClassVar[str] = "pong"
+    nonce: int = _spec(_NONCE)
+
+
+InboundMessage = (
+    Hello
+    | Admit
+    | TurnAway
+    | SendToWaitingRoom
+    | MediaState
+    | Offer
+    | Answer
+    | Candidate
+    | SideRoomCreate
+    | SideRoomMove
+    | SideRoomReturn
+    | EndSession
+    | Leave
+    | Ping
+    | Pong
+)
+
+INBOUND: Mapping[str, type[InboundMessage]] = {
+    cls.TYPE: cls
+    for cls in (
+        Hello,
+        Admit,
+        TurnAway,
+        SendToWaitingRoom,
+        MediaState,
+        Offer,
+        Answer,
+        Candidate,
+        SideRoomCreate,
+        SideRoomMove,
+        SideRoomReturn,
+        EndSession,
+        Leave,
+        Ping,
+        Pong,
+    )
+}
+
+_ENVELOPE = frozenset({"v", "type"})
+
+
+def parse(raw: str | bytes) -> InboundMessage:
+    """One frame of text (or UTF-8 bytes) as a typed message, or a SignalingProtocolError."""
+    text = _text_of_frame(raw)
+    document = _load_json(text)
+    if not isinstance(document, dict):
+        raise NotAnObject()
+    _check_version(document)
+    cls = _message_class(document)
+    return cls(**_fields_of(cls, document))
+
+
+def _text_of_frame(raw: str | bytes) -> str:
+    if isinstance(raw, str):
+        # A character is at most 4 bytes: encode only when it might be too big.
+        if len(raw) > MAX_FRAME_BYTES or (len(raw) * 4 > MAX_FRAME_BYTES and _utf8_length(raw) > MAX_FRAME_BYTES):
+            raise FrameTooLarge(f"The message is over {MAX_FRAME_BYTES} bytes.")
+        return raw
+    if len(raw) > MAX_FRAME_BYTES:
+        raise FrameTooLarge(f"The message is over {MAX_FRAME_BYTES} bytes.")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise NotJson("The message is not valid UTF-8.") from error
+
+
+def _utf8_length(text: str) -> int:
+    return len(text.encode("utf-8", errors="surrogatepass"))
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise DuplicateKey(f"The key '{_shown(key)}' appears more than once.", field=_shown(key))
+        document[key] = value
+    return document
+
+
+def _refuse_constant(name: str) -> Any:
+    raise NotJson(f"{name} is not a JSON number.")
+
+
+def _load_json(text: str) -> Any:
+    try:
+        return json.loads(text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as error:
+        # ValueError covers JSONDecodeError and integers too long to convert.
+        raise NotJson() from error
+
+
+def _check_version(document: dict[str, Any]) -> None:
+    version = document.get("v")
+    if type(version) is not int or version != PROTOCOL_VERSION:
+        raise UnsupportedVersion(
+            f"This server speaks version {PROTOCOL_VERSION}; the message says {_shown(version)}.",
+            supported=PROTOCOL_VERSION,
+        )
+
+
+def _message_class(document: dict[str, Any]) -> type[InboundMessage]:
+    if "type" not in document:
+        raise MissingType()
+    name = document["type"]
+    if not isinstance(name, str):
+        raise UnknownType("The message type must be a string.")
+    cls = INBOUND.get(name)
+    if cls is None:
+        raise UnknownType(f"There is no message type '{_shown(name)}'.")
+    return cls
+
+
+def _fields_of(cls: type[InboundMessage], document: dict[str, Any]) -> dict[str, Any]:
+    declared = {field.name: field for field in dataclasses.fields(cls)}
+    for key in document:
+        if key not in declared and key not in _ENVELOPE:
+            raise UnknownField(f"Messages of type '{cls.TYPE}' have no field '{_shown(key)}'.", field=_shown(key))
+    values: dict[str, Any] = {}
+    for name, field in declared.items():
+        if name in document:
+            values[name] = _checked(name, document[name], field.metadata["spec"])
+        elif field.default is dataclasses.MISSING:
+            raise InvalidField(f"'{name}' is required.", field=name)
+    return values
+
+
+def _checked(name: str, value: Any, spec: Spec) -> Any:
+    if value is None:
+        if spec.nullable:
+            return None
+        raise InvalidField(f"'{name}' may not be null.", field=name)
+    if spec.kind is tuple:
+        return _checked_ids(name, value, spec)
+    # bool is an int in Python; JSON true is not a number.
+    if type(value) is not spec.kind:
+        raise InvalidField(f"'{name}' must be {_KIND_NAMES[spec.kind]}.", field=name)
+    if spec.kind is str:
+        return _checked_text(name, value, spec)
+    if spec.kind is int and not spec.minimum <= value <= spec.maximum:
+        raise InvalidField(f"'{name}' must be from {spec.minimum} to {spec.maximum}.", field=name)
+    return value
+
+
+_KIND_NAMES = {str: "a string", bool: "true or false", int: "an integer"}
+
+
+def _checked_text(name: str, value: str, spec: Spec) -> str:
+    if len(value) > spec.max_length:
+        raise FieldTooLong(f"'{name}' is longer than {spec.max_length} characters.", field=name)
+    if len(value) < spec.min_length:
+        raise InvalidField(f"'{name}' may not be empty.", field=name)
+    if spec.is_id and not _ID_PATTERN.fullmatch(value):
+        raise InvalidField(f"'{name}' must be an id of letters, digits and . _ : -", field=name)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        # json.loads accepts a lone surrogate escape such as "\ud800".
+        raise InvalidField(f"'{name}' holds text that is not valid Unicode.", field=name) from error
+    return value
+
+
+def _checked_ids(name: str, value: Any, spec: Spec) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise InvalidField(f"'{name}' must be a list of participant ids.", field=name)
+    if not 1 <= len(value) <= spec.max_items:
+        raise InvalidField(f"'{name}' must hold 1 to {spec.max_items} ids.", field=name)
+    item_spec = dataclasses.replace(spec, kind=str)
+    ids = tuple(_checked(name, item, item_spec) for item in value)
+    if len(set(ids)) != len(ids):
+        raise InvalidField(f"'{name}' names a participant more than once.", field=name)
+    return ids
+
+
+def _shown(value: Any) -> str:
+    """A short, printable rendering of client input for an error detail."""
+    if isinstance(value, str):
+        text = value
+    elif value is None or isinstance(value, (bool, int, float)):
+        text = json.dumps(value)
+    else:
+        text = "an " + type(value).__name__ if isinstance(value, dict) else "a " + type(value).__name__
+    text = text.encode("ascii", errors="backslashreplace").decode("ascii")
+    return text if len(text) <= 40 else text[:40] + "..."
