@@ -78,7 +78,8 @@ class DuplicateKey(SignalingProtocolError):
 
 
 class UnsupportedVersion(SignalingProtocolError):
-    status, code, title = 400, "unsupported-version", "The message is for a protocol version this server does not speak."
+    status, code = 400, "unsupported-version"
+    title = "The message is for a protocol version this server does not speak."
     close_code = CloseCode.UNSUPPORTED_VERSION
 
 
@@ -195,4 +196,5 @@ class RoomFull(SignalingUserError):
 
 
 class ConsentMissing(SignalingUserError):
-    status, code, title = 403, "consent-missing", "This family member's consent is not on record, so they cannot be admitted."
+    status, code = 403, "consent-missing"
+    title = "This family member's consent is not on record, so they cannot be admitted."

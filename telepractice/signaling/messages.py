@@ -35,6 +35,10 @@ MAX_ID_CHARS = 64
 MAX_TOKEN_CHARS = 4096
 MAX_NONCE = 2**53 - 1  # the largest integer JavaScript holds exactly
 MAX_ROOM_PARTICIPANTS = 6
+# Timings the transport keeps (documented with the rest in docs/protocol.md).
+HELLO_TIMEOUT_SECONDS = 10.0
+PING_INTERVAL_SECONDS = 5.0
+SILENCE_TIMEOUT_SECONDS = 20.0
 
 _ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]+")
 
@@ -328,9 +332,9 @@ def _checked(name: str, value: Any, spec: Spec) -> Any:
     # bool is an int in Python; JSON true is not a number.
     if type(value) is not spec.kind:
         raise InvalidField(f"'{name}' must be {_KIND_NAMES[spec.kind]}.", field=name)
-    if spec.kind is str:
+    if isinstance(value, str):
         return _checked_text(name, value, spec)
-    if spec.kind is int and not spec.minimum <= value <= spec.maximum:
+    if isinstance(value, int) and not isinstance(value, bool) and not spec.minimum <= value <= spec.maximum:
         raise InvalidField(f"'{name}' must be from {spec.minimum} to {spec.maximum}.", field=name)
     return value
 

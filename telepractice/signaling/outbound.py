@@ -93,7 +93,8 @@ def turned_away() -> Message:
 
 def presence(event: PresenceEvent, participant: Mapping[str, Any], reason: Departure | None = None) -> Message:
     """To everyone admitted: someone joined, left, dropped, came back or changed their media."""
-    return _message("presence", event=str(event), participant=dict(participant), reason=None if reason is None else str(reason))
+    shown_reason = None if reason is None else str(reason)
+    return _message("presence", event=str(event), participant=dict(participant), reason=shown_reason)
 
 
 def relayed_offer(sender: str, sdp: str) -> Message:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from typing import assert_never
 
 from telepractice.signaling import errors, outbound
 from telepractice.signaling.errors import CloseCode
@@ -103,6 +104,9 @@ class Room:
             raise errors.WrongRoom()
         if identity.role is Role.HOST and self.host_id not in (None, identity.participant_id):
             raise errors.HostTaken()
+        known = self._roster.get(identity.participant_id)
+        if known is not None and known.role is not identity.role:
+            raise errors.WrongRoom(f"This participant is in the session as {known.role}, not {identity.role}.")
         if identity.role is Role.HOST:
             self._roster.host_id = identity.participant_id
         record = self._roster.participants.setdefault(identity.participant_id, Participant(identity))
@@ -151,6 +155,8 @@ class Room:
                 pass  # liveness is the transport's business: any message counts
             case Hello():
                 raise errors.AlreadyJoined()
+            case _:
+                assert_never(message)
 
     def disconnect(self, peer: Peer, now: float) -> None:
         """The socket of ``peer`` closed without leave: hold their place for the grace period."""
@@ -171,7 +177,8 @@ class Room:
     def expire(self, now: float) -> None:
         """Whoever dropped more than ``grace`` seconds ago has left."""
         for record in self._roster:
-            if record.state is State.DROPPED and record.dropped_at is not None and now - record.dropped_at >= self.grace:
+            gone_since = record.dropped_at if record.state is State.DROPPED else None
+            if gone_since is not None and now - gone_since >= self.grace:
                 held_seat = record.holds_a_seat
                 record.move(Input.EXPIRE, now)
                 if held_seat:
@@ -395,6 +402,8 @@ class Room:
                 relayed = outbound.relayed_answer(sender.id, message.sdp)
             case Candidate():
                 relayed = outbound.relayed_candidate(sender.id, message)
+            case _:
+                assert_never(message)
         self._roster.send(target, relayed)
 
     def _update_bitrates(self) -> None:
@@ -419,4 +428,5 @@ class Room:
         self._roster.send(record, outbound.welcome(record.view(), self.room_id, limits))
 
     def _event(self, kind: EventKind, now: float, record: Participant | None = None, reason: str | None = None) -> None:
-        self._events.append(RoomEvent(kind, now, record.id if record else None, None if reason is None else str(reason)))
+        shown_reason = None if reason is None else str(reason)
+        self._events.append(RoomEvent(kind, now, record.id if record else None, shown_reason))

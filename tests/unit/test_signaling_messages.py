@@ -65,7 +65,7 @@ def test_every_message_type_has_an_example_here() -> None:
 def test_every_inbound_type_parses_from_a_minimal_valid_message(kind: str) -> None:
     message = parse(frame(kind, **VALID[kind]))
     assert type(message) is INBOUND[kind]
-    assert message.TYPE == kind
+    assert kind == message.TYPE
 
 
 def test_bytes_frames_are_read_as_utf8() -> None:
@@ -113,7 +113,7 @@ def test_bytes_that_are_not_utf8_are_refused(raw: bytes) -> None:
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_nan_and_infinity_are_refused(constant: str) -> None:
-    assert refused('{"v":1,"type":"ping","nonce":%s}' % constant).code == "not-json"
+    assert refused('{"v":1,"type":"ping","nonce":' + constant + "}").code == "not-json"
 
 
 def test_integers_too_long_to_convert_are_refused() -> None:
