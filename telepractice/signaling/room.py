@@ -333,7 +333,6 @@ class Room:
         self._roster.attach(record, peer)
         self._welcome(record)
         if record.state is State.ADMITTED:
-            record.bitrate_peers = None
             self._in_call(record, PresenceEvent.RECONNECTED, now)
         else:
             self._roster.send(record, outbound.waiting(self._waiting_reason()))

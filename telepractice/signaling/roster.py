@@ -40,6 +40,7 @@ class Roster:
 
     def attach(self, record: Participant, peer: Peer) -> None:
         record.peer = peer
+        record.bitrate_peers = None  # a new connection has been told nothing yet
         self._by_peer[id(peer)] = record.id
 
     def detach(self, record: Participant) -> Peer | None:
