@@ -224,6 +224,40 @@ class SessionInvite(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class ConsentKind(enum.StrEnum):
+    CONSENT = "consent"
+    ASSENT = "assent"
+
+
+class ConsentMethod(enum.StrEnum):
+    BROWSER = "browser"
+    RECORDED_BY_WORKER = "recorded_by_worker"
+
+
+class ConsentRecord(Base):
+    """Informed consent (or a minor's assent) to video sessions of a case, until withdrawn.
+
+    Both events stay: a withdrawal sets ``withdrawn_at`` and never deletes the row.
+    """
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    participant_id: Mapped[str] = mapped_column(ForeignKey("family_participants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    given_by_participant_id: Mapped[str | None] = mapped_column(ForeignKey("family_participants.id"))
+    recorded_by_staff_id: Mapped[str | None] = mapped_column(ForeignKey("staff_members.id"))
+    method: Mapped[str] = mapped_column(String(24))
+    text_version: Mapped[str] = mapped_column(String(32))
+    text_hash: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    given_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(80))
+
+
 class AuditEntry(Base):
     """One link of the hash-chained audit log; ``prev_hash`` is unique so the chain cannot fork."""
 
