@@ -75,7 +75,8 @@ def staff_token() -> StaffToken:
     return token
 
 
-async def _logged_in(client: TestClient, make_staff: MakeStaff, role: str) -> LoggedInStaff:
+async def logged_in_staff(client: TestClient, make_staff: MakeStaff, role: str) -> LoggedInStaff:
+    """A new account of role, logged in through the real endpoint (for role-parametrised fixtures)."""
     member, password = await make_staff(role, f"test.{role}")
     pair = await login_through_api(client, member.username, password)
     return LoggedInStaff(member, password, pair["access_token"], pair["refresh_token"])
@@ -83,14 +84,14 @@ async def _logged_in(client: TestClient, make_staff: MakeStaff, role: str) -> Lo
 
 @pytest.fixture
 async def worker(client: TestClient, make_staff: MakeStaff) -> LoggedInStaff:
-    return await _logged_in(client, make_staff, StaffRole.WORKER.value)
+    return await logged_in_staff(client, make_staff, StaffRole.WORKER.value)
 
 
 @pytest.fixture
 async def supervisor(client: TestClient, make_staff: MakeStaff) -> LoggedInStaff:
-    return await _logged_in(client, make_staff, StaffRole.SUPERVISOR.value)
+    return await logged_in_staff(client, make_staff, StaffRole.SUPERVISOR.value)
 
 
 @pytest.fixture
 async def admin(client: TestClient, make_staff: MakeStaff) -> LoggedInStaff:
-    return await _logged_in(client, make_staff, StaffRole.ADMIN.value)
+    return await logged_in_staff(client, make_staff, StaffRole.ADMIN.value)

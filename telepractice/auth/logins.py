@@ -106,13 +106,6 @@ class TokenPair:
         }
 
 
-class _Refused(Exception):
-    """Carries a refusal out of a transaction that must still commit (ending a login)."""
-
-    def __init__(self, error: NotAuthenticated) -> None:
-        self.error = error
-
-
 @dataclasses.dataclass(frozen=True)
 class StaffLogins:
     """Logging staff in, refreshing and ending their logins; built from the app's resources."""
@@ -195,13 +188,15 @@ class StaffLogins:
         """A new token pair for a refresh token used once; a second use ends the whole login."""
         now = utcnow()
         digest = refresh_token_hash(refresh_token)
-        try:
-            async with self.audit.recording(self.db) as session:
-                return await self._rotate(session, digest, now)
-        except _Refused as refused:
-            raise refused.error from None
+        async with self.audit.recording(self.db) as session:
+            outcome = await self._rotate(session, digest, now)
+        # Raised only now: a refusal that ended the login must be committed first.
+        if isinstance(outcome, NotAuthenticated):
+            raise outcome
+        return outcome
 
-    async def _rotate(self, session: AsyncSession, digest: str, now: dt.datetime) -> TokenPair:
+    async def _rotate(self, session: AsyncSession, digest: str, now: dt.datetime) -> TokenPair | NotAuthenticated:
+        """The new pair, or the refusal to raise once this transaction is committed."""
         row = (
             await session.execute(
                 select(RefreshToken, StaffLogin, StaffMember)
@@ -216,6 +211,8 @@ class StaffLogins:
         actor = f"staff:{member.id}"
         if login.ended_at is not None:
             raise NotAuthenticated(ended_detail(login.end_reason, self.settings))
+        if member.disabled_at is not None:
+            raise NotAuthenticated("The account is disabled.")
         claimed = await session.execute(
             update(RefreshToken)
             .where(RefreshToken.token_hash == digest, RefreshToken.used_at.is_(None))
@@ -223,13 +220,11 @@ class StaffLogins:
         )
         if claimed.rowcount != 1:
             await end_login(session, self.audit, login.id, EndReason.REFRESH_REUSE, now, actor=actor)
-            raise _Refused(NotAuthenticated(ended_detail(EndReason.REFRESH_REUSE, self.settings)))
-        if member.disabled_at is not None:
-            raise NotAuthenticated("The account is disabled.")
+            return NotAuthenticated(ended_detail(EndReason.REFRESH_REUSE, self.settings))
         reason = login_expiry(login, now, self.settings)
         if reason is not None:
             await end_login(session, self.audit, login.id, reason, now, actor=actor)
-            raise _Refused(NotAuthenticated(ended_detail(reason, self.settings)))
+            return NotAuthenticated(ended_detail(reason, self.settings))
         # A refresh is not activity: a tab left open must not keep an idle login alive.
         return self._pair(session, member, login, now)
 
