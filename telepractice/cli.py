@@ -42,7 +42,10 @@ async def _with_database(settings: Settings, work: Callable[[SessionFactory, Key
 def _read_password(args: argparse.Namespace) -> str:
     """From a file or an interactive prompt; never from the command line, where `ps` would show it."""
     if args.password_file:
-        return Path(args.password_file).read_text().rstrip("\n")
+        try:
+            return Path(args.password_file).read_text().rstrip("\n")
+        except OSError as error:
+            raise CommandFailed(f"cannot read the password file: {error.strerror}") from None
     if not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\n")
     first = getpass.getpass("Password (12 characters or more): ")
@@ -167,8 +170,16 @@ def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     return 1
 
 
+class _Parser(argparse.ArgumentParser):
+    """No abbreviated options: '--password' must not quietly mean '--password-file'."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="telepractice", description=__doc__)
+    parser = _Parser(prog="telepractice", description=__doc__)
     parser.add_argument("--data-dir", help="data directory (default ./var, or TELEPRACTICE_DATA_DIR)")
     parser.add_argument("--config", help="TOML configuration file (or TELEPRACTICE_CONFIG)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -216,6 +227,8 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
     try:
         settings = load_settings(environment, {"data_dir": args.data_dir})
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        # Each applied migration is worth a line; alembic's plugin chatter is not.
+        logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
         return args.run(settings, args)
     except (ConfigError, KeyringError, CommandFailed) as error:
         print(f"telepractice: {error}", file=sys.stderr)
