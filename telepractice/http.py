@@ -54,6 +54,8 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> we
 
 def problem_from_error(error: TelepracticeError) -> web.Response:
     response = problem(error.status, error.code, error.title, error.detail, **error.extra)
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="telepractice"'
     retry_after = getattr(error, "retry_after_seconds", None)
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
