@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from telepractice.app import create_app
 from telepractice.config import Settings, load_settings
+from telepractice.storage.engine import SessionFactory, make_engine, make_session_factory
 from telepractice.storage.migrations import upgrade
 
 pytest_plugins = ["tests.staff_fixtures"]
@@ -48,6 +49,14 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         await reset_postgres(url)
     await upgrade(url)
     yield url
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[SessionFactory]:
+    """A session factory on the test database, for tests that need no app."""
+    engine = make_engine(database_url)
+    yield make_session_factory(engine)
+    await engine.dispose()
 
 
 @pytest.fixture

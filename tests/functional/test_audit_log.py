@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy import delete, update
 
 from telepractice.audit import AuditLog
-from telepractice.storage.engine import SessionFactory, make_engine, make_session_factory
+from telepractice.storage.engine import SessionFactory
 from telepractice.storage.models import AuditEntry
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[SessionFactory]:
-    engine = make_engine(database_url)
-    yield make_session_factory(engine)
-    await engine.dispose()
 
 
 async def _append(db: SessionFactory, audit: AuditLog, count: int) -> None:

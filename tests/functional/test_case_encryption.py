@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,13 +17,6 @@ from telepractice.crypto.keyring import Keyring
 from telepractice.errors import RecordErased
 from telepractice.storage.engine import SessionFactory, make_engine, make_session_factory
 from telepractice.storage.models import AuditEntry, Case, CaseKey, FamilyParticipant, StaffMember, StaffRole
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[SessionFactory]:
-    engine = make_engine(database_url)
-    yield make_session_factory(engine)
-    await engine.dispose()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,17 +13,10 @@ from telepractice.crypto.keyring import Keyring
 from telepractice.errors import InvalidField
 from telepractice.sessions.consent import ConsentGiven, consent_on_record, record_consent, withdraw_consent
 from telepractice.sessions.scheduling import schedule_session
-from telepractice.storage.engine import SessionFactory, make_engine, make_session_factory
+from telepractice.storage.engine import SessionFactory
 from telepractice.storage.models import ConsentKind, ConsentMethod, ConsentRecord, StaffMember, utcnow
 
 TEXT = {"text_version": "family-v1", "text_hash": "a" * 64, "language": "pt"}
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[SessionFactory]:
-    engine = make_engine(database_url)
-    yield make_session_factory(engine)
-    await engine.dispose()
 
 
 @pytest.fixture
