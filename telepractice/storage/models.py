@@ -271,3 +271,56 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="{}")
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- Attendance and session records (issue 4) --------------------------------
+# Attendance rows hold ids and times only: who was there, never what they said.
+
+
+class AttendanceEventRow(Base):
+    """One attendance event as it happened; rows are only ever added, never changed."""
+
+    __tablename__ = "attendance_events"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(ForeignKey("case_sessions.id"), index=True)
+    participant_id: Mapped[str | None] = mapped_column(ForeignKey("family_participants.id"))
+    staff_id: Mapped[str | None] = mapped_column(ForeignKey("staff_members.id"))
+    who_kind: Mapped[str | None] = mapped_column(String(8))
+    event: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str | None] = mapped_column(String(32))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PresenceInterval(Base):
+    """One person's continuous presence in a session; a drop and return within the grace stays one row."""
+
+    __tablename__ = "presence_intervals"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(ForeignKey("case_sessions.id"), index=True)
+    participant_id: Mapped[str | None] = mapped_column(ForeignKey("family_participants.id"))
+    staff_id: Mapped[str | None] = mapped_column(ForeignKey("staff_members.id"))
+    who_kind: Mapped[str] = mapped_column(String(8))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    dropped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    interruptions: Mapped[int] = mapped_column(Integer, default=0)
+    interrupted_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SessionRecord(Base):
+    """What a session leaves in the case file; the personal part is one sealed JSON document."""
+
+    __tablename__ = "session_records"
+
+    session_id: Mapped[str] = mapped_column(ForeignKey("case_sessions.id"), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    actual_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    actual_end: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    family_attended: Mapped[bool] = mapped_column(Boolean, default=False)
+    built_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    record_enc: Mapped[bytes] = mapped_column(LargeBinary)
