@@ -19,6 +19,7 @@ from telepractice.crypto.case_keys import reapply_erasures
 from telepractice.crypto.keyring import Keyring
 from telepractice.http import add_security_headers, problem_details
 from telepractice.openapi import ApiRoutes, openapi_document
+from telepractice.sessions.routes import session_routes
 from telepractice.storage.engine import database_reachable, make_engine, make_session_factory
 
 log = logging.getLogger("telepractice")
@@ -26,7 +27,7 @@ log = logging.getLogger("telepractice")
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 
 system_routes = ApiRoutes("system")
-ROUTE_SETS: tuple[ApiRoutes, ...] = (system_routes, auth_routes, staff_routes, case_routes)
+ROUTE_SETS: tuple[ApiRoutes, ...] = (system_routes, auth_routes, staff_routes, case_routes, session_routes)
 
 
 @system_routes.route("GET", "/healthz", summary="Whether the server and its database are up",

@@ -7,7 +7,6 @@ import datetime as dt
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -51,13 +50,6 @@ K = AttendanceKind
 
 def at(seconds: float) -> dt.datetime:
     return T0 + dt.timedelta(seconds=seconds)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[SessionFactory]:
-    engine = make_engine(database_url)
-    yield make_session_factory(engine)
-    await engine.dispose()
 
 
 @pytest.fixture

@@ -1,0 +1,61 @@
+"""HTTP routes of sessions: the session record (audited) and the worker's notes in it."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from telepractice.appkeys import AUDIT, DB, KEYRING
+from telepractice.auth.guards import require_staff
+from telepractice.cases.access import visible_cases
+from telepractice.errors import NotFound
+from telepractice.http import read_json
+from telepractice.openapi import ApiRoutes
+from telepractice.sessions.records import read_record, set_notes
+from telepractice.storage.models import Case, CaseSession, StaffRole
+from telepractice.validation import Field, Schema
+
+session_routes = ApiRoutes("sessions")
+CASE_STAFF = (StaffRole.WORKER.value, StaffRole.SUPERVISOR.value)
+NOTES = Schema("SessionNotes", Field("notes", max_length=20000))
+
+
+async def case_of_session(session: AsyncSession, session_id: str, staff_id: str, role: str) -> tuple[CaseSession, Case]:
+    """The session and its case, or NotFound alike for a missing session and another team's."""
+    scheduled = await session.get(CaseSession, session_id)
+    case = None
+    if scheduled is not None:
+        query = visible_cases(staff_id, role).where(Case.id == scheduled.case_id)
+        case = (await session.execute(query)).scalar_one_or_none()
+    if scheduled is None or case is None:
+        raise NotFound()
+    return scheduled, case
+
+
+@session_routes.route("GET", "/api/sessions/{session_id}/record", summary="The record of an ended session (audited)",
+                      roles=CASE_STAFF,
+                      responses={200: "The record", 404: "No such session, not yours, or not ended", 410: "Erased"})
+async def get_record(request: web.Request) -> web.Response:
+    staff = await require_staff(request, *CASE_STAFF)
+    session_id = request.match_info["session_id"]
+    async with request.app[AUDIT].recording(request.app[DB]) as session:
+        _scheduled, case = await case_of_session(session, session_id, staff.staff_id, staff.role)
+        record = await read_record(session, request.app[KEYRING], session_id)
+        await request.app[AUDIT].append(session, actor=staff.actor, action="session.record.read",
+                                        target=f"session:{session_id}", detail={"case": case.id})
+    return web.json_response(record)
+
+
+@session_routes.route("PUT", "/api/sessions/{session_id}/record/notes", summary="Write the worker's notes of a session",
+                      body=NOTES, roles=(StaffRole.WORKER.value,),
+                      responses={200: "The record", 404: "No such session, not yours, or not ended", 410: "Erased"})
+async def put_notes(request: web.Request) -> web.Response:
+    staff = await require_staff(request, StaffRole.WORKER.value)
+    body = await read_json(request, NOTES)
+    session_id = request.match_info["session_id"]
+    async with request.app[AUDIT].recording(request.app[DB]) as session:
+        _scheduled, case = await case_of_session(session, session_id, staff.staff_id, staff.role)
+        record = await set_notes(session, request.app[KEYRING], session_id, body["notes"])
+        await request.app[AUDIT].append(session, actor=staff.actor, action="session.notes.write",
+                                        target=f"session:{session_id}", detail={"case": case.id})
+    return web.json_response(record)
