@@ -1,0 +1,445 @@
+// @ts-check
+/**
+ * The call page (web/call.html): a thin layer of DOM over protocol.js and call.js.
+ * Reads its token from the URL fragment and wipes it from the address bar at once,
+ * asks for camera and microphone, joins, and shows what the call reports.
+ */
+
+import { Call } from './call.js';
+import * as protocol from './protocol.js';
+import { SignalingClient, signalingUrl } from './protocol.js';
+
+/** @typedef {import('./protocol.js').ParticipantView} ParticipantView */
+
+/** Every word a family sees, by language; the page picks the browser's language when it has it. */
+const TEXT = {
+  en: {
+    connecting: 'Connecting…',
+    reconnecting: 'Connection lost. Reconnecting…',
+    'host-absent': 'Please wait: your worker has not joined yet.',
+    'awaiting-admission': 'Please wait: your worker will let you in shortly.',
+    'sent-back': 'You are back in the waiting room. Please wait.',
+    'in-call': 'You are in the session.',
+    'turned-away': 'Your worker could not let you in this time.',
+    'session-ended': 'The session has ended. Thank you.',
+    removed: 'You have left the session.',
+    replaced: 'You joined from another device, so this one has left.',
+    'not-authenticated': 'This link does not work any more. Please ask your worker for a new one.',
+    'no-token': 'This page needs your personal link. Please open the link you were sent.',
+    'no-camera': 'Your camera or microphone could not be started. Others can still see and hear you if you allow it.',
+    ended: 'You are no longer connected.',
+    you: 'You',
+    waitingList: 'Waiting to join',
+    admit: 'Admit',
+    turnAway: 'Turn away',
+    consentMissing: 'consent not on record',
+    child: 'child',
+    safetyCode: 'Safety code',
+    micOn: 'Mute microphone',
+    micOff: 'Unmute microphone',
+    cameraOn: 'Turn camera off',
+    cameraOff: 'Turn camera on',
+    shareScreen: 'Share screen',
+    stopScreen: 'Stop sharing',
+    leave: 'Leave',
+    endSession: 'End session for everyone',
+    enableSound: 'Tap to hear the others',
+    screenOf: 'Screen',
+  },
+  pt: {
+    connecting: 'A ligar…',
+    reconnecting: 'A ligação falhou. A ligar de novo…',
+    'host-absent': 'Aguarde: o seu técnico ainda não entrou.',
+    'awaiting-admission': 'Aguarde: o seu técnico vai deixá-lo entrar em breve.',
+    'sent-back': 'Voltou à sala de espera. Aguarde, por favor.',
+    'in-call': 'Está na sessão.',
+    'turned-away': 'O seu técnico não o pôde deixar entrar desta vez.',
+    'session-ended': 'A sessão terminou. Obrigado.',
+    removed: 'Saiu da sessão.',
+    replaced: 'Entrou noutro aparelho, por isso este saiu.',
+    'not-authenticated': 'Esta ligação já não funciona. Peça uma nova ao seu técnico.',
+    'no-token': 'Esta página precisa da sua ligação pessoal. Abra a ligação que recebeu.',
+    'no-camera': 'Não foi possível ligar a câmara ou o microfone.',
+    ended: 'Já não está ligado.',
+    you: 'Eu',
+    waitingList: 'À espera para entrar',
+    admit: 'Deixar entrar',
+    turnAway: 'Recusar',
+    consentMissing: 'sem consentimento registado',
+    child: 'criança',
+    safetyCode: 'Código de segurança',
+    micOn: 'Desligar microfone',
+    micOff: 'Ligar microfone',
+    cameraOn: 'Desligar câmara',
+    cameraOff: 'Ligar câmara',
+    shareScreen: 'Partilhar ecrã',
+    stopScreen: 'Parar partilha',
+    leave: 'Sair',
+    endSession: 'Terminar a sessão para todos',
+    enableSound: 'Toque para ouvir os outros',
+    screenOf: 'Ecrã',
+  },
+};
+
+const language = navigator.language?.toLowerCase().startsWith('pt') ? 'pt' : 'en';
+document.documentElement.lang = language;
+
+/** @param {keyof typeof TEXT.en} key */
+function t(key) {
+  return TEXT[language][key] ?? TEXT.en[key];
+}
+
+/**
+ * The token and session from the fragment, which never reaches the server; wiped from the address bar.
+ * @returns {{token: string, session: string|null}|null}
+ */
+export function takeCredentials() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  history.replaceState(null, '', location.pathname + location.search);
+  const invite = fragment.get('invite');
+  if (invite) return { token: invite, session: null };
+  const staff = fragment.get('staff');
+  if (staff) return { token: staff, session: fragment.get('session') };
+  return null;
+}
+
+/** @param {string} id */
+function element(id) {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`call.html has no #${id}`);
+  return found;
+}
+
+const status = element('status');
+const tiles = element('tiles');
+const waitingSection = element('waiting');
+const waitingList = element('waiting-list');
+const controls = element('controls');
+const micButton = /** @type {HTMLButtonElement} */ (element('mic'));
+const cameraButton = /** @type {HTMLButtonElement} */ (element('camera'));
+const screenButton = /** @type {HTMLButtonElement} */ (element('screen'));
+const leaveButton = /** @type {HTMLButtonElement} */ (element('leave'));
+const endButton = /** @type {HTMLButtonElement} */ (element('end'));
+const soundButton = /** @type {HTMLButtonElement} */ (element('sound'));
+const tileTemplate = /** @type {HTMLTemplateElement} */ (element('tile-template'));
+
+element('waiting-title').textContent = t('waitingList');
+soundButton.textContent = t('enableSound');
+leaveButton.textContent = t('leave');
+endButton.textContent = t('endSession');
+screenButton.textContent = t('shareScreen');
+
+/** @param {string} text */
+function showStatus(text) {
+  status.textContent = text;
+}
+
+/** @type {Map<string, ParticipantView>} everyone this page has heard of, by id */
+const people = new Map();
+const startedAt = performance.now();
+
+/**
+ * The tile of one participant's stream, made on first use.
+ * @param {string} key     the participant id, or "<id>:screen" for a shared screen
+ * @param {string} label
+ * @param {boolean} local
+ * @returns {{tile: HTMLElement, video: HTMLVideoElement}}
+ */
+function tileFor(key, label, local = false) {
+  let tile = /** @type {HTMLElement|null} */ (tiles.querySelector(`[data-key="${CSS.escape(key)}"]`));
+  if (!tile) {
+    const fragment = /** @type {DocumentFragment} */ (tileTemplate.content.cloneNode(true));
+    tile = /** @type {HTMLElement} */ (fragment.querySelector('.tile'));
+    tile.dataset.key = key;
+    if (local) tile.classList.add('local');
+    const video = /** @type {HTMLVideoElement} */ (tile.querySelector('video'));
+    // Set as properties and attributes: iOS Safari reads the attributes for inline playback.
+    video.playsInline = video.autoplay = true;
+    video.setAttribute('playsinline', '');
+    video.setAttribute('autoplay', '');
+    if (local) {
+      video.muted = true;
+      video.setAttribute('muted', '');
+    }
+    tiles.append(tile);
+  }
+  /** @type {HTMLElement} */ (tile.querySelector('.name')).textContent = label;
+  return { tile, video: /** @type {HTMLVideoElement} */ (tile.querySelector('video')) };
+}
+
+/**
+ * Play a remote video; where the browser refuses sound without a tap, play it muted and offer the tap.
+ * @param {HTMLVideoElement} video
+ */
+async function play(video) {
+  try {
+    await video.play();
+  } catch (error) {
+    if (/** @type {Error} */ (error).name !== 'NotAllowedError') return;
+    video.muted = true;
+    soundButton.hidden = false;
+    await video.play().catch(() => {});
+  }
+}
+
+soundButton.addEventListener('click', () => {
+  for (const video of tiles.querySelectorAll('.tile:not(.local) video')) {
+    /** @type {HTMLVideoElement} */ (video).muted = false;
+  }
+  soundButton.hidden = true;
+});
+
+/** @param {string} id */
+function nameOf(id) {
+  const person = people.get(id);
+  if (!person) return id;
+  return person.is_minor ? `${person.name} (${t('child')})` : person.name;
+}
+
+// --- local media -------------------------------------------------------------
+
+/** Camera and microphone, or whatever part of them works, or nothing. */
+async function localMedia() {
+  const attempts = [
+    { video: { width: 640, height: 480 }, audio: true },
+    { audio: true },
+    { video: true },
+  ];
+  for (const constraints of attempts) {
+    try {
+      return await navigator.mediaDevices.getUserMedia(constraints);
+    } catch {
+      // try the next, smaller request
+    }
+  }
+  showStatus(t('no-camera'));
+  return new MediaStream();
+}
+
+// --- the session -------------------------------------------------------------
+
+async function main() {
+  const credentials = takeCredentials();
+  if (!credentials) {
+    showStatus(t('no-token'));
+    return;
+  }
+  showStatus(t('connecting'));
+  const localStream = await localMedia();
+  const media = {
+    audio: localStream.getAudioTracks().length > 0,
+    video: localStream.getVideoTracks().length > 0,
+    screen: false,
+  };
+  const client = new SignalingClient({
+    url: signalingUrl(location.origin, credentials.session),
+    token: credentials.token,
+  });
+  const call = new Call({ client, localStream });
+  // Tests drive the page through these, as the buttons would; nothing secret is reachable here that a page script could not reach anyway.
+  Object.assign(window, { telepractice: { client, call, people, startedAt } });
+
+  const local = tileFor('self', t('you'), true);
+  local.video.srcObject = localStream;
+  play(local.video);
+
+  const sendMedia = () => client.send(protocol.mediaState(media));
+  const renderControls = () => {
+    micButton.textContent = media.audio ? t('micOn') : t('micOff');
+    micButton.setAttribute('aria-pressed', String(!media.audio));
+    cameraButton.textContent = media.video ? t('cameraOn') : t('cameraOff');
+    cameraButton.setAttribute('aria-pressed', String(!media.video));
+    screenButton.textContent = media.screen ? t('stopScreen') : t('shareScreen');
+    local.tile.classList.toggle('camera-off', !media.video);
+  };
+  renderControls();
+
+  micButton.addEventListener('click', () => {
+    media.audio = !media.audio;
+    for (const track of localStream.getAudioTracks()) track.enabled = media.audio;
+    renderControls();
+    sendMedia();
+  });
+
+  cameraButton.addEventListener('click', async () => {
+    cameraButton.disabled = true;
+    try {
+      if (media.video) {
+        // Stopping the track turns the camera light off, which a family can see and trust.
+        for (const track of localStream.getVideoTracks()) {
+          track.stop();
+          localStream.removeTrack(track);
+        }
+        await call.replaceCamera(null);
+        media.video = false;
+      } else {
+        const camera = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } });
+        const track = camera.getVideoTracks()[0];
+        localStream.addTrack(track);
+        await call.replaceCamera(track);
+        local.video.srcObject = localStream;
+        media.video = true;
+      }
+    } catch {
+      showStatus(t('no-camera'));
+    } finally {
+      cameraButton.disabled = false;
+      renderControls();
+      sendMedia();
+    }
+  });
+
+  screenButton.addEventListener('click', async () => {
+    if (media.screen) {
+      stopScreen();
+      return;
+    }
+    try {
+      const screen = await navigator.mediaDevices.getDisplayMedia({ video: true });
+      screen.getVideoTracks()[0].addEventListener('ended', stopScreen);
+      call.startScreen(screen);
+      media.screen = true;
+      renderControls();
+      sendMedia();
+    } catch {
+      // The person chose not to share.
+    }
+  });
+
+  function stopScreen() {
+    for (const track of call.screenStream?.getTracks() ?? []) track.stop();
+    call.stopScreen();
+    media.screen = false;
+    renderControls();
+    sendMedia();
+  }
+
+  leaveButton.addEventListener('click', () => {
+    client.leave();
+    finish(t('removed'));
+  });
+  endButton.addEventListener('click', () => client.send(protocol.endSession()));
+
+  /** @param {string} text */
+  function finish(text) {
+    call.close();
+    for (const track of localStream.getTracks()) track.stop();
+    controls.hidden = true;
+    waitingSection.hidden = true;
+    showStatus(text);
+  }
+
+  // --- what the server says ---
+
+  client.on('welcome', (message) => {
+    people.set(message.you.id, message.you);
+    endButton.hidden = message.you.role !== 'host';
+    screenButton.hidden = message.you.role === 'family';
+  });
+  client.on('waiting', (message) => showStatus(t(message.reason) ?? t('awaiting-admission')));
+  client.on('admitted', (message) => {
+    for (const person of message.participants) people.set(person.id, person);
+    showStatus(t('in-call'));
+    sendMedia();
+  });
+  client.on('presence', (message) => {
+    people.set(message.participant.id, message.participant);
+    if (message.event === 'left') removeTiles(message.participant.id);
+  });
+  client.on('participant-waiting', (message) => showWaiting(message.participant));
+  client.on('participant-left-waiting', (message) => {
+    waitingList.querySelector(`[data-participant="${CSS.escape(message.participant)}"]`)?.remove();
+    waitingSection.hidden = waitingList.children.length === 0;
+  });
+  client.on('turned-away', () => finish(t('turned-away')));
+  client.on('session-ended', () => finish(t('session-ended')));
+  client.on('removed', () => finish(t('removed')));
+  client.on('replaced', () => finish(t('replaced')));
+  client.on('state', (state) => {
+    if (state === 'reconnecting') showStatus(t('reconnecting'));
+  });
+  client.on('closed', (event) => {
+    if (!event.final || controls.hidden) return;
+    finish(event.code === protocol.NOT_AUTHENTICATED ? t('not-authenticated') : t('ended'));
+  });
+
+  call.on('remote-stream', ({ peer, stream }) => {
+    // A participant's first stream is their camera; another one is a screen they share.
+    const cameraStream = tileStream(peer);
+    const isScreen = cameraStream !== null && cameraStream !== stream.id;
+    const key = isScreen ? `${peer}:screen` : peer;
+    const { tile, video } = tileFor(key, isScreen ? `${t('screenOf')}: ${nameOf(peer)}` : nameOf(peer));
+    tile.dataset.peer = peer;
+    if (video.srcObject !== stream) {
+      video.srcObject = stream;
+      video.dataset.stream = stream.id;
+      play(video);
+    }
+    stream.onremovetrack = () => {
+      if (isScreen && stream.getTracks().length === 0) tile.remove();
+    };
+  });
+  call.on('peer-closed', ({ peer }) => removeTiles(peer));
+  call.on('safety-code', ({ peer, code }) => {
+    const tile = tiles.querySelector(`[data-key="${CSS.escape(peer)}"]`);
+    const shown = tile?.querySelector('.safety-code');
+    if (shown) {
+      shown.textContent = code;
+      shown.setAttribute('title', t('safetyCode'));
+      shown.setAttribute('aria-label', `${t('safetyCode')} ${code}`);
+    }
+  });
+
+  /**
+   * The stream id shown in a participant's camera tile, or null.
+   * @param {string} peer
+   */
+  function tileStream(peer) {
+    return tiles.querySelector(`[data-key="${CSS.escape(peer)}"] video`)?.getAttribute('data-stream') ?? null;
+  }
+
+  /** @param {string} peer */
+  function removeTiles(peer) {
+    for (const tile of tiles.querySelectorAll(`[data-peer="${CSS.escape(peer)}"]`)) tile.remove();
+  }
+
+  /** @param {ParticipantView} person */
+  function showWaiting(person) {
+    people.set(person.id, person);
+    let item = /** @type {HTMLElement|null} */ (waitingList.querySelector(`[data-participant="${CSS.escape(person.id)}"]`));
+    if (!item) {
+      item = document.createElement('li');
+      item.dataset.participant = person.id;
+      waitingList.append(item);
+    }
+    item.replaceChildren();
+    const name = document.createElement('span');
+    name.className = 'name';
+    name.textContent = nameOf(person.id);
+    item.append(name);
+    if (person.consent_ok === false) {
+      const note = document.createElement('span');
+      note.className = 'note';
+      note.textContent = t('consentMissing');
+      item.append(note);
+    }
+    const admitButton = document.createElement('button');
+    admitButton.type = 'button';
+    admitButton.className = 'admit';
+    admitButton.textContent = t('admit');
+    admitButton.disabled = person.consent_ok === false;
+    admitButton.addEventListener('click', () => client.send(protocol.admit(person.id)));
+    const awayButton = document.createElement('button');
+    awayButton.type = 'button';
+    awayButton.className = 'turn-away';
+    awayButton.textContent = t('turnAway');
+    awayButton.addEventListener('click', () => client.send(protocol.turnAway(person.id)));
+    item.append(admitButton, awayButton);
+    waitingSection.hidden = false;
+  }
+
+  window.addEventListener('pagehide', () => client.leave());
+  client.start();
+}
+
+main();
