@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from telepractice.auth.signing_keys import SigningKeyring
     from telepractice.config import Settings
     from telepractice.crypto.keyring import Keyring
+    from telepractice.signaling.service import EventsHook, SignalingService, Timings
     from telepractice.storage.engine import SessionFactory
 
 SETTINGS = web.AppKey("settings", "Settings")
@@ -20,3 +21,8 @@ DB = web.AppKey("db", "SessionFactory")
 KEYRING = web.AppKey("keyring", "Keyring")
 SIGNING_KEYS = web.AppKey("signing_keys", "SigningKeyring")
 AUDIT = web.AppKey("audit", "AuditLog")
+
+# Signalling (issue 3): the rooms of this server, the transport's timings, and where attendance events go.
+SIGNALING = web.AppKey("signaling", "SignalingService")
+SIGNALING_TIMINGS = web.AppKey("signaling_timings", "Timings")
+ATTENDANCE_EVENTS = web.AppKey("attendance_events", "EventsHook")

@@ -1,0 +1,202 @@
+"""Who a signalling connection is: the token of its hello, checked against the database, as an Identity.
+
+Three tokens open a session. A staff access token (its login still open, as the
+HTTP guard checks) joins the session the client names, as host when the
+session is theirs and as staff when they work on or supervise its case. A
+family join token names its session and person, and its invite must still
+stand. A resume token, handed out in ``welcome``, lets anyone already
+admitted to the door come back after their first token expired; it lives until
+the session's planned end plus the same grace a family link has.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import jwt
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from telepractice import errors as domain_errors
+from telepractice.auth.logins import STAFF_AUDIENCE
+from telepractice.auth.signing_keys import SigningKeyring
+from telepractice.auth.tokens import issue_token, verify_token
+from telepractice.config import Settings
+from telepractice.crypto.case_keys import open_case
+from telepractice.crypto.keyring import Keyring
+from telepractice.sessions.consent import consent_on_record
+from telepractice.sessions.invites import GRACE_AFTER_END, JOIN_AUDIENCE
+from telepractice.sessions.scheduling import planned_end
+from telepractice.signaling import errors
+from telepractice.signaling.participant import Identity, Role
+from telepractice.storage.engine import SessionFactory
+from telepractice.storage.models import (
+    Case,
+    CaseSession,
+    CaseWorker,
+    FamilyParticipant,
+    SessionInvite,
+    SessionStatus,
+    StaffMember,
+    utcnow,
+)
+
+RESUME_AUDIENCE = "telepractice:resume"
+# A resume token shorter-lived than this is not worth handing out.
+MIN_RESUME_TTL = dt.timedelta(seconds=10)
+
+# Checks a staff access token and its login as the HTTP guard does; returns the staff member's id.
+StaffLoginCheck = Callable[[str], Awaitable[str]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Admission:
+    """What a hello's token opened: who, in which session, and until when their credentials may last."""
+
+    identity: Identity
+    ends_at: dt.datetime  # the session's planned end plus grace: resume tokens and TURN credentials die then
+    invite_id: str | None = None  # family only: the invite their link came from
+
+
+@dataclasses.dataclass(frozen=True)
+class Doorkeeper:
+    """Turns the token of a hello into an Admission, or refuses it with a signalling error."""
+
+    db: SessionFactory
+    keyring: Keyring
+    signing_keys: SigningKeyring
+    settings: Settings
+
+    async def admit(self, token: str, requested_session: str | None, staff_login: StaffLoginCheck) -> Admission:
+        """The Admission this token gives for ``requested_session`` (required for staff, checked for others)."""
+        audience = _audience(token)
+        if audience == STAFF_AUDIENCE:
+            staff_id = await _checked(staff_login(token))
+            if requested_session is None:
+                raise errors.WrongRoom("Staff name the session they join: /ws?session=<session id>.")
+            return await self._staff(staff_id, requested_session, expected_role=None)
+        claims = self._verify(token, audience)
+        session_id = claims.get("session")
+        if not isinstance(session_id, str):
+            raise errors.NotAuthenticated("The token does not name a session.")
+        if requested_session is not None and requested_session != session_id:
+            raise errors.WrongRoom()
+        if audience == JOIN_AUDIENCE:
+            return await self._family(claims["sub"], session_id, invite_id=claims["jti"])
+        role = claims.get("role")
+        if role == Role.FAMILY:
+            invite_id = claims.get("invite")
+            if not isinstance(invite_id, str):
+                raise errors.NotAuthenticated("The resume token does not name an invite.")
+            return await self._family(claims["sub"], session_id, invite_id=invite_id)
+        if role in (Role.HOST, Role.STAFF):
+            return await self._staff(claims["sub"], session_id, expected_role=Role(role))
+        raise errors.NotAuthenticated("The resume token does not name a role.")
+
+    def resume_token(self, admission: Admission) -> str | None:
+        """A token that lets this participant back into this session until it ends; None when it nearly has."""
+        ttl = admission.ends_at - utcnow()
+        if ttl < MIN_RESUME_TTL:
+            return None
+        identity = admission.identity
+        claims: dict[str, Any] = {"session": identity.room_id, "role": str(identity.role)}
+        if admission.invite_id is not None:
+            claims["invite"] = admission.invite_id
+        return issue_token(
+            self.signing_keys,
+            issuer=self.settings.issuer,
+            audience=RESUME_AUDIENCE,
+            subject=identity.participant_id,
+            ttl=ttl,
+            claims=claims,
+        )
+
+    def _verify(self, token: str, audience: str) -> dict[str, Any]:
+        if audience not in (JOIN_AUDIENCE, RESUME_AUDIENCE):
+            raise errors.NotAuthenticated("The token does not open signalling.")
+        return _verified(self.signing_keys, token, self.settings.issuer, audience)
+
+    async def _staff(self, staff_id: str, session_id: str, expected_role: Role | None) -> Admission:
+        async with self.db() as session:
+            scheduled = await _open_session(session, session_id)
+            member = await session.get(StaffMember, staff_id)
+            if member is None or member.disabled_at is not None:
+                raise errors.NotAuthenticated("The account is disabled.")
+            role = await _staff_role(session, scheduled, staff_id)
+        if expected_role is not None and role is not expected_role:
+            raise errors.WrongRoom(f"You are {role} of this session now, not {expected_role}.")
+        identity = Identity(staff_id, session_id, role, member.display_name)
+        return Admission(identity, _ends_at(scheduled))
+
+    async def _family(self, participant_id: str, session_id: str, invite_id: str) -> Admission:
+        async with self.db() as session:
+            invite = await session.get(SessionInvite, invite_id)
+            if invite is None or invite.session_id != session_id or invite.participant_id != participant_id:
+                raise errors.NotAuthenticated("The link is not one this server issued.")
+            if invite.revoked_at is not None:
+                raise errors.NotAuthenticated("The link was replaced by a newer one or withdrawn.")
+            scheduled = await _open_session(session, session_id)
+            person = await session.get(FamilyParticipant, participant_id)
+            if person is None or person.case_id != scheduled.case_id:
+                raise errors.NotAuthenticated("The link is not one this server issued.")
+            try:
+                cipher = await open_case(session, self.keyring, scheduled.case_id)
+            except domain_errors.RecordErased:
+                raise errors.SessionEnded("The case of this session was erased.") from None
+            name = cipher.decrypt("family_participants", "display_name", person.id, person.display_name_enc)
+        consent_ok = await consent_on_record(self.db, session_id, participant_id)
+        identity = Identity(participant_id, session_id, Role.FAMILY, name, person.is_minor, consent_ok)
+        return Admission(identity, _ends_at(scheduled), invite_id)
+
+
+def _verified(keyring: SigningKeyring, token: str, issuer: str, audience: str) -> dict[str, Any]:
+    """verify_token, its refusal as the signalling not-authenticated."""
+    try:
+        return verify_token(keyring, token, issuer=issuer, audience=audience)
+    except domain_errors.NotAuthenticated as error:
+        raise errors.NotAuthenticated(error.detail) from None
+
+
+async def _checked(staff_login: Awaitable[str]) -> str:
+    """The HTTP guard's refusal, as the signalling not-authenticated."""
+    try:
+        return await staff_login
+    except domain_errors.NotAuthenticated as error:
+        raise errors.NotAuthenticated(error.detail) from None
+
+
+def _audience(token: str) -> str:
+    """Which door the token claims to open; only read to choose the check, which verifies it."""
+    try:
+        audience = jwt.decode(token, options={"verify_signature": False}).get("aud")
+    except jwt.PyJWTError:
+        raise errors.NotAuthenticated("The token is not a well-formed JWT.") from None
+    if not isinstance(audience, str):
+        raise errors.NotAuthenticated("The token does not name one audience.")
+    return audience
+
+
+async def _open_session(session: AsyncSession, session_id: str) -> CaseSession:
+    scheduled = await session.get(CaseSession, session_id)
+    if scheduled is None:
+        raise errors.WrongRoom("There is no such session, or the token does not open it.")
+    if scheduled.status in (SessionStatus.ENDED, SessionStatus.CANCELLED):
+        raise errors.SessionEnded(f"The session is {scheduled.status}.")
+    return scheduled
+
+
+async def _staff_role(session: AsyncSession, scheduled: CaseSession, staff_id: str) -> Role:
+    """Host when the session is theirs; staff when they work on or supervise its case; refused otherwise."""
+    if scheduled.host_id == staff_id:
+        return Role.HOST
+    case = await session.get(Case, scheduled.case_id)
+    if case is not None and case.erased_at is None:
+        if case.supervisor_id == staff_id or await session.get(CaseWorker, (case.id, staff_id)) is not None:
+            return Role.STAFF
+    raise errors.WrongRoom("You are not staff of this session's case.")
+
+
+def _ends_at(scheduled: CaseSession) -> dt.datetime:
+    return planned_end(scheduled) + GRACE_AFTER_END

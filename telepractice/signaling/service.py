@@ -1,0 +1,156 @@
+"""The signalling service of one server: its rooms, the timer that expires dropped participants, its sockets.
+
+One ``SignalingService`` per application, made by ``signaling_context`` (a
+cleanup context) once the database and keys exist. ``close_sockets`` runs on
+shutdown, before aiohttp waits for handlers to finish, so no socket holds the
+server open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
+
+from aiohttp import web
+
+from telepractice.appkeys import ATTENDANCE_EVENTS, DB, KEYRING, SETTINGS, SIGNALING, SIGNALING_TIMINGS, SIGNING_KEYS
+from telepractice.config import Settings
+from telepractice.signaling.errors import CloseCode
+from telepractice.signaling.identity import Doorkeeper
+from telepractice.signaling.messages import HELLO_TIMEOUT_SECONDS, PING_INTERVAL_SECONDS, SILENCE_TIMEOUT_SECONDS
+from telepractice.signaling.registry import RoomRegistry
+from telepractice.signaling.room import Room, RoomEvent
+from telepractice.signaling.turn import TurnConfig
+
+log = logging.getLogger("telepractice.signaling")
+
+EventsHook = Callable[[str, list[RoomEvent]], Awaitable[None]]
+# Long enough for a client to answer the close frame, short enough not to hold a restart up.
+SHUTDOWN_CLOSE_SECONDS = 5.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Timings:
+    """How long the transport waits for what (seconds); tests shorten them."""
+
+    hello_timeout: float = HELLO_TIMEOUT_SECONDS
+    ping_interval: float = PING_INTERVAL_SECONDS
+    silence_timeout: float = SILENCE_TIMEOUT_SECONDS
+    expire_interval: float = 1.0  # how often dropped participants past their grace are let go
+    outbox_limit: int = 512  # messages queued for one slow client before it is closed
+
+
+class LiveConnection(Protocol):
+    """What the service needs of a connection: to close it and to know when it has."""
+
+    def close(self, code: int, reason: str) -> None: ...
+
+    async def wait_closed(self) -> None: ...
+
+
+async def log_events(room_id: str, events: list[RoomEvent]) -> None:
+    """The default attendance hook: ids and kinds at DEBUG, never names."""
+    for event in events:
+        log.debug("room %s: %s participant=%s reason=%s", room_id, event.kind, event.participant_id, event.reason)
+
+
+def turn_config(settings: Settings) -> TurnConfig | None:
+    """TURN credentials are handed out only when both the secret and the URLs are set."""
+    if not settings.turn_secret or not settings.turn_urls:
+        return None
+    return TurnConfig(settings.turn_secret, settings.turn_urls, settings.turn_lifetime_seconds)
+
+
+class SignalingService:
+    """The rooms of this server and everything that runs beside them."""
+
+    def __init__(
+        self,
+        doorkeeper: Doorkeeper,
+        *,
+        registry: RoomRegistry | None = None,
+        timings: Timings | None = None,
+        on_events: EventsHook = log_events,
+        turn: TurnConfig | None = None,
+    ) -> None:
+        self.doorkeeper = doorkeeper
+        self.registry = registry or RoomRegistry()
+        self.timings = timings or Timings()
+        self.on_events = on_events
+        self.turn = turn
+        self.connections: set[LiveConnection] = set()
+
+    @staticmethod
+    def now() -> float:
+        """The rooms' clock: monotonic seconds."""
+        return time.monotonic()
+
+    async def report(self, room: Room) -> None:
+        """Hand what the room recorded since the last call to the attendance hook."""
+        events = room.take_events()
+        if not events:
+            return
+        try:
+            await self.on_events(room.room_id, events)
+        except Exception:
+            # Attendance failing must not take the call down with it.
+            log.exception("the attendance hook failed for room %s", room.room_id)
+
+    async def expire(self, now: float) -> None:
+        """Let go of everyone dropped for longer than the grace period; forget idle rooms."""
+        for room in self.registry:
+            room.expire(now)
+            await self.report(room)
+        self.registry.expire(now)
+
+    async def expire_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.timings.expire_interval)
+            try:
+                await self.expire(self.now())
+            except Exception:
+                log.exception("expiring dropped participants failed")
+
+    async def close_all(self, code: int = CloseCode.GOING_AWAY, reason: str = "going-away") -> None:
+        """Close every socket and wait (briefly) until each has."""
+        connections = list(self.connections)
+        for connection in connections:
+            connection.close(code, reason)
+        if connections:
+            await asyncio.wait(
+                [asyncio.ensure_future(connection.wait_closed()) for connection in connections],
+                timeout=SHUTDOWN_CLOSE_SECONDS,
+            )
+
+
+async def signaling_context(app: web.Application) -> AsyncIterator[None]:
+    """Cleanup context: the service and its expiry timer, after the database and keys exist."""
+    settings = app[SETTINGS]
+    doorkeeper = Doorkeeper(app[DB], app[KEYRING], app[SIGNING_KEYS], settings)
+    service = SignalingService(
+        doorkeeper,
+        timings=app.get(SIGNALING_TIMINGS),
+        on_events=app.get(ATTENDANCE_EVENTS, log_events),
+        turn=turn_config(settings),
+    )
+    app[SIGNALING] = service
+    expiry = asyncio.create_task(service.expire_forever())
+    try:
+        yield
+    finally:
+        expiry.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await expiry
+        await service.close_all()
+
+
+async def close_sockets(app: web.Application) -> None:
+    """on_shutdown: close every signalling socket, so handlers end before aiohttp waits for them."""
+    service = app.get(SIGNALING)
+    if service is not None:
+        await service.close_all()

@@ -1,0 +1,277 @@
+"""GET /ws: the WebSocket around the rooms. Checks the origin, waits for hello, reads, feeds the room, writes.
+
+The room never waits on a socket: each connection is a ``Peer`` whose
+``send`` only queues, and a writer task per connection empties the queue onto
+the wire. Every signalling error becomes one ``error`` message here, followed
+by a close when the error has a close code (see docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import WSMsgType, hdrs, web
+
+from telepractice.appkeys import SETTINGS, SIGNALING
+from telepractice.auth.guards import require_staff
+from telepractice.errors import Forbidden
+from telepractice.openapi import ApiRoutes
+from telepractice.signaling import errors, outbound, turn
+from telepractice.signaling.errors import CloseCode, SignalingProtocolError, SignalingUserError
+from telepractice.signaling.identity import Admission
+from telepractice.signaling.messages import MAX_FRAME_BYTES, MAX_ID_CHARS, Hello, InboundMessage, parse
+from telepractice.signaling.outbound import Message
+from telepractice.signaling.ratelimit import MessageBudget, Verdict
+from telepractice.signaling.room import Room
+from telepractice.signaling.service import SignalingService
+
+log = logging.getLogger("telepractice.signaling")
+
+SignalingError = SignalingProtocolError | SignalingUserError
+_FRAMES = (WSMsgType.TEXT, WSMsgType.BINARY)
+
+
+class Connection:
+    """One socket as the room sees it: ``send`` and ``close`` queue and return at once, never raise."""
+
+    def __init__(self, ws: web.WebSocketResponse, outbox_limit: int) -> None:
+        self._ws = ws
+        self._outbox: collections.deque[Message] = collections.deque()
+        self._outbox_limit = outbox_limit
+        self._wakeup = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._close_request: tuple[int, str] | None = None
+        # Adds what only the transport knows (a resume token, TURN credentials) to a message on its way out.
+        self.decorate: Callable[[Message], Message] = lambda message: message
+
+    @property
+    def closing(self) -> bool:
+        return self._close_request is not None
+
+    def send(self, message: Message) -> None:
+        if self._close_request is not None:
+            return
+        if len(self._outbox) >= self._outbox_limit:
+            # A client that reads too slowly must not make the server hold its messages forever.
+            log.warning("closing a signalling connection that stopped reading (%d messages queued)", len(self._outbox))
+            self._outbox.clear()
+            self.close(CloseCode.INTERNAL_ERROR, "internal-error")
+            return
+        try:
+            message = self.decorate(message)
+        except Exception:
+            log.exception("could not add transport fields to a %s message", message.get("type"))
+        self._outbox.append(message)
+        self._wakeup.set()
+
+    def close(self, code: int, reason: str) -> None:
+        """Close after the messages already queued; the first close asked for wins."""
+        if self._close_request is None:
+            self._close_request = (int(code), reason)
+            self._wakeup.set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def write(self) -> None:
+        """The writer task: queued messages in order, then the close."""
+        try:
+            while True:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                while self._outbox:
+                    await self._ws.send_str(outbound.dump(self._outbox.popleft()))
+                if self._close_request is not None:
+                    code, reason = self._close_request
+                    await self._ws.close(code=code, message=reason.encode())
+                    return
+        except ConnectionError:
+            pass  # the client went away first; the read loop sees it too
+        except Exception:
+            log.exception("writing to a signalling connection failed")
+        finally:
+            self._close_request = self._close_request or (CloseCode.GOING_AWAY, "going-away")
+            self._closed.set()
+
+
+signaling_routes = ApiRoutes("signaling")
+
+
+@signaling_routes.route(
+    "GET", "/ws", summary="Open the signalling WebSocket (docs/protocol.md); the token goes in hello, never the URL",
+    responses={101: "Switching to the WebSocket protocol", 403: "The Origin header is not this server's own origin"},
+)
+async def signaling_socket(request: web.Request) -> web.WebSocketResponse:
+    """GET /ws: 403 before the upgrade unless the page is our own; then one signalling connection."""
+    if request.headers.get(hdrs.ORIGIN) != request.app[SETTINGS].public_origin:
+        raise Forbidden("Signalling connections are accepted only from this server's own pages.")
+    service = request.app[SIGNALING]
+    ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, compress=False, heartbeat=None)
+    await ws.prepare(request)
+    connection = Connection(ws, service.timings.outbox_limit)
+    writer = asyncio.create_task(connection.write())
+    service.connections.add(connection)
+    try:
+        await _Socket(request, service, ws, connection).run()
+    except Exception:
+        log.exception("a signalling connection failed")
+        connection.close(CloseCode.INTERNAL_ERROR, "internal-error")
+    finally:
+        service.connections.discard(connection)
+        connection.close(CloseCode.NORMAL, "")
+        await writer
+    return ws
+
+
+class _Socket:
+    """The reading side of one connection: hello, then messages into the room, plus the heartbeat."""
+
+    def __init__(
+        self, request: web.Request, service: SignalingService, ws: web.WebSocketResponse, connection: Connection
+    ) -> None:
+        self.request = request
+        self.service = service
+        self.ws = ws
+        self.connection = connection
+        self.budget = MessageBudget()
+        self.last_heard = service.now()
+
+    async def run(self) -> None:
+        room = await self._join()
+        if room is None:
+            return
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            await self._read(room)
+        finally:
+            heartbeat.cancel()
+            room.disconnect(self.connection, self.service.now())
+            await self.service.report(room)
+
+    # --- hello --------------------------------------------------------------
+
+    async def _join(self) -> Room | None:
+        """The room this connection's hello opens, joined; None when the connection was refused."""
+        hello = await self._hello()
+        if hello is None:
+            return None
+        room: Room | None = None
+        try:
+            admission = await self.service.doorkeeper.admit(hello.token, self._requested_session(), self._staff_login)
+            now = self.service.now()
+            room = self.service.registry.room(admission.identity.room_id, now)
+            self.connection.decorate = functools.partial(self._decorated, admission)
+            room.connect(admission.identity, self.connection, now)
+            return room
+        except (SignalingProtocolError, SignalingUserError) as error:
+            self._refuse(error, Hello.TYPE)
+            return None
+        finally:
+            if room is not None:
+                await self.service.report(room)
+
+    async def _hello(self) -> Hello | None:
+        timeout = self.service.timings.hello_timeout
+        try:
+            frame = await self.ws.receive(timeout=timeout)
+        except TimeoutError:
+            self._refuse(errors.HelloRequired(f"No hello arrived within {timeout:g} seconds."))
+            return None
+        if frame.type not in _FRAMES:
+            return None
+        try:
+            message = self._decode(frame)
+        except (SignalingProtocolError, SignalingUserError) as error:
+            if error.close_code is None:
+                # Anything but a well-formed hello first ends the connection.
+                error = errors.HelloRequired(f"The first message must be hello: {error.detail}")
+            self._refuse(error)
+            return None
+        if not isinstance(message, Hello):
+            shown = "dropped" if message is None else f"'{message.TYPE}'"
+            self._refuse(errors.HelloRequired(f"The first message was {shown}, not hello."))
+            return None
+        return message
+
+    def _requested_session(self) -> str | None:
+        session = self.request.query.get("session")
+        if session is not None and not 1 <= len(session) <= MAX_ID_CHARS:
+            raise errors.WrongRoom("There is no such session, or the token does not open it.")
+        return session
+
+    async def _staff_login(self, token: str) -> str:
+        """The staff id behind an access token, checked by the HTTP guard itself (login open, account active)."""
+        as_bearer = self.request.clone(headers={hdrs.AUTHORIZATION: f"Bearer {token}"})
+        return (await require_staff(as_bearer)).staff_id
+
+    def _decorated(self, admission: Admission, message: Message) -> Message:
+        kind = message.get("type")
+        if kind == "welcome":
+            resume = self.service.doorkeeper.resume_token(admission)
+            return message if resume is None else {**message, "resume": resume}
+        if kind == "admitted" and self.service.turn is not None:
+            ends_at = admission.ends_at.timestamp()
+            now = time.time()
+            if ends_at > now:
+                servers = turn.ice_servers(self.service.turn, admission.identity.participant_id, now, ends_at)
+                return {**message, "ice_servers": servers}
+        return message
+
+    # --- the call -----------------------------------------------------------
+
+    async def _read(self, room: Room) -> None:
+        while not self.connection.closing:
+            frame = await self.ws.receive()
+            if frame.type not in _FRAMES:
+                return
+            message: InboundMessage | None = None
+            try:
+                message = self._decode(frame)
+                if message is not None:
+                    room.receive(self.connection, message, self.service.now())
+            except (SignalingProtocolError, SignalingUserError) as error:
+                self._refuse(error, None if message is None else message.TYPE)
+            finally:
+                await self.service.report(room)
+
+    def _decode(self, frame: Any) -> InboundMessage | None:
+        """The frame as a message, within the budget; None when it is dropped silently."""
+        now = self.service.now()
+        self.last_heard = now  # any frame, even one refused, is a sign of life
+        data = frame.data
+        size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", errors="surrogatepass"))
+        verdict = self.budget.admit(now, size)
+        if verdict is Verdict.REFUSE:
+            raise errors.RateLimited()
+        if verdict is Verdict.DISCONNECT:
+            raise errors.TooManyMessages()
+        if verdict is Verdict.DROP:
+            return None
+        return parse(data)
+
+    async def _heartbeat(self) -> None:
+        """Ping every interval; close the connection after the silence timeout."""
+        timings = self.service.timings
+        nonce = 0
+        next_ping = self.service.now() + timings.ping_interval
+        while True:
+            now = self.service.now()
+            if now - self.last_heard >= timings.silence_timeout:
+                self.connection.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat-timeout")
+                return
+            if now >= next_ping:
+                nonce += 1
+                self.connection.send(outbound.ping(nonce))
+                next_ping = now + timings.ping_interval
+            await asyncio.sleep(max(0.0, min(next_ping, self.last_heard + timings.silence_timeout) - now))
+
+    def _refuse(self, error: SignalingError, refused: str | None = None) -> None:
+        self.connection.send(outbound.error(error, refused))
+        if error.close_code is not None:
+            self.connection.close(error.close_code, error.code)
