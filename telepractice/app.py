@@ -48,6 +48,15 @@ async def _index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WEB_ROOT / "index.html")
 
 
+@system_routes.route("GET", "/join", summary="The call page of a family member's personal link (token in the fragment)",
+                     responses={200: "HTML page"})
+@system_routes.route("GET", "/call", summary="The call page for staff (token in the fragment)",
+                     responses={200: "HTML page"})
+async def _call_page(request: web.Request) -> web.FileResponse:
+    """GET /join (a family member's link) and GET /call (staff): the call page; its token rides in the fragment."""
+    return web.FileResponse(WEB_ROOT / "call.html")
+
+
 def _database(app: web.Application):  # type: ignore[no-untyped-def]
     async def context(app: web.Application) -> AsyncIterator[None]:
         engine = make_engine(app[SETTINGS].database_url)
