@@ -156,6 +156,20 @@ def cmd_case_erase(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report_contacts(settings: Settings, args: argparse.Namespace) -> int:
+    from telepractice.sessions.contacts import as_csv, as_text, contacts_report
+
+    rows = asyncio.run(_with_database(settings, lambda db, _k, _a: contacts_report(db, settings, weeks=args.weeks)))
+    print(as_text(rows))
+    if args.csv:
+        try:
+            Path(args.csv).write_text(as_csv(rows), encoding="utf-8")
+        except OSError as error:
+            raise CommandFailed(f"cannot write {args.csv}: {error.strerror}") from None
+        print(f"wrote {len(rows)} row(s) to {args.csv}")
+    return 0
+
+
 def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     async def verify(db: SessionFactory, _keyring: Keyring, audit: AuditLog) -> Any:
         async with db() as session:
@@ -213,6 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     erase.add_argument("reference")
     erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     erase.set_defaults(run=cmd_case_erase)
+
+    report = commands.add_parser("report", help="reports").add_subparsers(dest="report_command", required=True)
+    contacts = report.add_parser("contacts", help="contacts held versus required, per case and week")
+    contacts.add_argument("--weeks", type=int, default=4, choices=range(1, 53), metavar="N", help="weeks back (1-52)")
+    contacts.add_argument("--csv", metavar="FILE", help="also write the report as CSV")
+    contacts.set_defaults(run=cmd_report_contacts)
 
     audit = commands.add_parser("audit", help="audit log").add_subparsers(dest="audit_command", required=True)
     audit.add_parser("verify", help="check the hash chain").set_defaults(run=cmd_audit_verify)

@@ -41,6 +41,9 @@ class Settings:
     turn_secret: str | None = dataclasses.field(default=None, repr=False)
     turn_urls: tuple[str, ...] = ()
     turn_lifetime_seconds: int = 3600
+    contacts_high: int = 5
+    contacts_medium: int = 3
+    contacts_low: int = 1
 
     @property
     def key_directory(self) -> Path:
@@ -172,6 +175,9 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "turn_secret": _turn_secret,
     "turn_urls": _turn_urls,
     "turn_lifetime_seconds": _whole_number(60, 86400),
+    "contacts_high": _whole_number(0, 21),
+    "contacts_medium": _whole_number(0, 21),
+    "contacts_low": _whole_number(0, 21),
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -196,6 +202,9 @@ DESCRIPTIONS: dict[str, str] = {
     "turn_secret": "Shared secret of coturn's REST scheme (static-auth-secret); never logged.",
     "turn_urls": "Comma-separated TURN/STUN URLs handed to admitted participants.",
     "turn_lifetime_seconds": "Longest lifetime of a TURN credential; never past the session's end.",
+    "contacts_high": "Minimum contacts per week with a high-risk case.",
+    "contacts_medium": "Minimum contacts per week with a medium-risk case.",
+    "contacts_low": "Minimum contacts per week with a low-risk case.",
 }
 
 

@@ -1,16 +1,17 @@
-"""HTTP routes of sessions: the session record (audited) and the worker's notes in it."""
+"""HTTP routes of sessions: the session record (audited), the worker's notes in it, the contact report."""
 
 from __future__ import annotations
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from telepractice.appkeys import AUDIT, DB, KEYRING
+from telepractice.appkeys import AUDIT, DB, KEYRING, SETTINGS
 from telepractice.auth.guards import require_staff
 from telepractice.cases.access import visible_cases
-from telepractice.errors import NotFound
+from telepractice.errors import InvalidField, NotFound
 from telepractice.http import read_json
 from telepractice.openapi import ApiRoutes
+from telepractice.sessions.contacts import contacts_report
 from telepractice.sessions.records import read_record, set_notes
 from telepractice.storage.models import Case, CaseSession, StaffRole
 from telepractice.validation import Field, Schema
@@ -59,3 +60,25 @@ async def put_notes(request: web.Request) -> web.Response:
         await request.app[AUDIT].append(session, actor=staff.actor, action="session.notes.write",
                                         target=f"session:{session_id}", detail={"case": case.id})
     return web.json_response(record)
+
+
+MAX_REPORT_WEEKS = 52
+
+
+def _weeks(request: web.Request) -> int:
+    raw = request.query.get("weeks", "4")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_REPORT_WEEKS:
+        raise InvalidField(f"'weeks' must be a whole number from 1 to {MAX_REPORT_WEEKS}.", field="weeks")
+    return int(raw)
+
+
+@session_routes.route("GET", "/api/reports/contacts", summary="Contacts held versus required, per case and week",
+                      roles=CASE_STAFF, responses={200: "The report (?weeks=1..52, default 4)", 422: "Bad weeks"})
+async def get_contacts_report(request: web.Request) -> web.Response:
+    staff = await require_staff(request, *CASE_STAFF)
+    rows = await contacts_report(request.app[DB], request.app[SETTINGS], weeks=_weeks(request),
+                                 staff_id=staff.staff_id, role=staff.role)
+    return web.json_response({
+        "weeks": [row.as_dict() for row in rows],
+        "behind": sorted({row.reference for row in rows if row.behind and row.week_complete}),
+    })

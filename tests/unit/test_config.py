@@ -37,6 +37,9 @@ BAD_ENV: dict[str, str] = {
     "turn_secret": "too-short",
     "turn_urls": "http://turn.example.org",
     "turn_lifetime_seconds": "59",
+    "contacts_high": "22",
+    "contacts_medium": "three",
+    "contacts_low": "-1",
 }
 # ... and as a TOML value, where the wrong type is the usual mistake.
 BAD_TOML: dict[str, Any] = {
@@ -61,6 +64,9 @@ BAD_TOML: dict[str, Any] = {
     "turn_secret": 12345,
     "turn_urls": [],
     "turn_lifetime_seconds": 86401,
+    "contacts_high": 2.5,
+    "contacts_medium": [3],
+    "contacts_low": 22,
 }
 
 
