@@ -149,10 +149,19 @@ class SessionClient:
         """Open the socket, send hello and wait for welcome; ClientRefused when the server says no."""
         if self._http is None:
             self._http = aiohttp.ClientSession()
-        await self._open(self._token)
+        try:
+            await self._open(self._token)
+        except BaseException:
+            await self.close(leave=False)
+            raise
         self._runner = asyncio.create_task(self._run(), name="session-client")
-        await self.until(lambda: self.you is not None or self.state is ClientState.CLOSED, what="welcome")
+        try:
+            await self.until(lambda: self.you is not None or self.state is ClientState.CLOSED, what="welcome")
+        except BaseException:
+            await self.close(leave=False)
+            raise
         if self.you is None:
+            await self.close(leave=False)
             raise ClientRefused(self.errors[-1] if self.errors else None, self.close_code)
 
     async def close(self, *, leave: bool = True) -> None:

@@ -24,7 +24,7 @@ from telepractice.app import create_app
 from telepractice.appkeys import AUDIT, DB, KEYRING, SETTINGS, SIGNING_KEYS
 from telepractice.auth.staff import add_staff
 from telepractice.cases.records import NewParticipant, add_participant, create_case
-from telepractice.client import ClientState, SessionClient
+from telepractice.client import ClientRefused, ClientState, SessionClient
 from telepractice.client_peer import MediaOptions
 from telepractice.config import Settings, load_settings
 from telepractice.sessions.consent import ConsentGiven, record_consent
@@ -259,3 +259,12 @@ async def test_the_host_turns_one_parent_away_and_ends_the_session_for_everyone(
         await client.until(lambda c=client: c.state is ClientState.CLOSED, what="session ended")
         assert client.ending is not None and client.ending["type"] == "session-ended"
         assert client.close_code == 4000 and not client.peers
+
+
+async def test_a_forged_token_is_refused_at_hello_and_the_client_says_why(server: Server, session: Session) -> None:
+    forged = session.mother_token[:-4] + ("AAAA" if not session.mother_token.endswith("AAAA") else "BBBB")
+    with pytest.raises(ClientRefused) as refused:
+        async with SessionClient(server.url, forged, ssl=server.client_ssl, timeout=CALL_TIMEOUT):
+            pytest.fail("the server let a forged token in")
+    assert refused.value.error is not None and refused.value.error["code"] == "not-authenticated"
+    assert refused.value.close_code == 4001
