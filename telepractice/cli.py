@@ -156,6 +156,19 @@ def cmd_case_erase(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_case_export(settings: Settings, args: argparse.Namespace) -> int:
+    from telepractice.cases.export import build_export, write_export
+
+    document = asyncio.run(_with_database(settings, lambda db, keyring, audit: build_export(
+        db, keyring, audit, args.reference, ACTOR)))
+    try:
+        json_path, html_path = write_export(document, Path(args.out))
+    except OSError as error:
+        raise CommandFailed(f"cannot write to {args.out}: {error.strerror}") from None
+    print(f"exported case {args.reference}: {json_path} and {html_path} (personal data: keep them safe)")
+    return 0
+
+
 def cmd_report_contacts(settings: Settings, args: argparse.Namespace) -> int:
     from telepractice.sessions.contacts import as_csv, as_text, contacts_report
 
@@ -227,6 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     erase.add_argument("reference")
     erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     erase.set_defaults(run=cmd_case_erase)
+    export = case.add_parser("export", help="write a case's whole record as JSON and HTML (audited)")
+    export.add_argument("reference")
+    export.add_argument("--out", required=True, metavar="DIR", help="directory for REF.json and REF.html")
+    export.set_defaults(run=cmd_case_export)
 
     report = commands.add_parser("report", help="reports").add_subparsers(dest="report_command", required=True)
     contacts = report.add_parser("contacts", help="contacts held versus required, per case and week")
