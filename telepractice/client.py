@@ -52,6 +52,7 @@ RECONNECT_AFTER = frozenset({None, 1006, CloseCode.GOING_AWAY, CloseCode.INTERNA
 # Messages after which the server closes the connection for good.
 FINAL_MESSAGES = frozenset({"session-ended", "removed", "replaced", "turned-away"})
 RECONNECT_DELAYS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0)  # within the server's 30 s grace
+FLOOD_PAUSE = 2.0
 DEFAULT_TIMEOUT = 10.0
 
 
@@ -334,8 +335,10 @@ class SessionClient:
                 and self.close_code in RECONNECT_AFTER)
 
     async def _reopen(self) -> bool:
+        # A connection closed for flooding comes back after a pause, the others at once.
+        pause = FLOOD_PAUSE if self.close_code == CloseCode.TOO_MANY_MESSAGES else 0.0
         for delay in RECONNECT_DELAYS:
-            await asyncio.sleep(delay)
+            await asyncio.sleep(pause + delay)
             try:
                 await self._open(str(self.resume_token))
                 return True

@@ -268,3 +268,24 @@ async def test_a_forged_token_is_refused_at_hello_and_the_client_says_why(server
             pytest.fail("the server let a forged token in")
     assert refused.value.error is not None and refused.value.error["code"] == "not-authenticated"
     assert refused.value.close_code == 4001
+
+
+async def test_a_parent_sent_back_to_the_waiting_room_is_hung_up_on_and_called_again_when_readmitted(
+    server: Server, session: Session, clients: list[SessionClient]
+) -> None:
+    host, mother = await host_and_mother_in_call(clients, server, session)
+    await until_media_both_ways(host, mother)
+
+    host.send_to_waiting_room(session.mother_id)
+    await mother.until(lambda: mother.state is ClientState.WAITING, what="sent back")
+    assert mother.waiting_reason == "sent-back" and not mother.peers
+    await host.until(lambda: session.mother_id not in host.peers, what="host hung up")
+    await host.until_waiting(session.mother_id)
+
+    host.admit(session.mother_id)
+    await mother.until_admitted()
+    await until_media_both_ways(host, mother)
+
+    await mother.close()  # leaves on purpose: the host hangs up at once, nobody waits out a grace period
+    await host.until(lambda: session.mother_id not in host.peers and session.mother_id not in host.participants,
+                     what="parent left")
