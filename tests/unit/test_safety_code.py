@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +153,25 @@ def test_a_peer_connection_has_a_code_once_both_descriptions_are_set() -> None:
     local = Description(SDP_MEDIA_LEVEL)
     assert safety_code_of(PeerConnection(local, None)) is None
     assert safety_code_of(PeerConnection(local, Description(remote_sdp))) == safety_code(ALICE, BOB)
+
+
+NODE = shutil.which("node")
+SAFETY_CODE_JS = Path(__file__).resolve().parents[2] / "web" / "js" / "safety-code.js"
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed: the browser's safety-code.js cannot be run here")
+def test_the_browser_module_computes_the_same_codes() -> None:
+    """web/js/safety-code.js, run by Node, against this module on the same SDP and fingerprints."""
+    pairs = [(ALICE, BOB), (BOB, ALICE), (ALICE, ALICE[:-2] + "FF"), (ALICE.replace("sha-256", "sha-1"), BOB)]
+    script = (
+        f"import {{ safetyCode, fingerprintFromSdp }} from {json.dumps(SAFETY_CODE_JS.as_uri())};\n"
+        f"const pairs = {json.dumps(pairs)};\n"
+        "const codes = await Promise.all(pairs.map(([a, b]) => safetyCode(a, b)));\n"
+        f"console.log(JSON.stringify({{codes, fingerprint: fingerprintFromSdp({json.dumps(SDP_MEDIA_LEVEL)})}}));\n"
+    )
+    result = subprocess.run([str(NODE), "--input-type=module", "-e", script], capture_output=True, text=True,
+                            timeout=30, check=True)
+    browser = json.loads(result.stdout)
+    assert browser["fingerprint"] == fingerprint_from_sdp(SDP_MEDIA_LEVEL)
+    assert browser["codes"] == [safety_code(a, b) for a, b in pairs]
+    assert browser["codes"][0] == "593 786"
