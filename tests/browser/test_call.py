@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -249,3 +250,90 @@ async def test_a_dropped_socket_comes_back_into_the_call_without_waiting_and_vid
         "socket_closed_to_rejoined_s": rejoined - dropped,
         "socket_closed_to_video_playing_both_s": playing - dropped,
     })
+
+
+async def two_in_a_call(pages: Pages, prepared: PreparedSession) -> tuple[Page, Page]:
+    ana = prepared.family[0]
+    worker = await pages.open("worker", staff_path(prepared))
+    family = await pages.open("family", family_path(prepared, 0))
+    await admit(worker, ana.participant_id)
+    await video_playing(worker, ana.participant_id)
+    await video_playing(family, prepared.worker_id)
+    return worker, family
+
+
+# A second fake camera stands in for a shared screen: headless Chromium has no screen to pick.
+START_SCREEN = """
+async () => {
+  const screen = await navigator.mediaDevices.getUserMedia({video: {width: 320, height: 240}});
+  const t = window.telepractice;
+  t.glare = 0;
+  t.call.on('glare', () => { t.glare += 1; });
+  t.call.startScreen(screen);
+}
+"""
+
+FRAMES_IN = """
+async ([key, ms]) => {
+  const video = document.querySelector(`.tile[data-key="${CSS.escape(key)}"] video`);
+  let frames = 0;
+  const count = () => { frames += 1; video.requestVideoFrameCallback(count); };
+  video.requestVideoFrameCallback(count);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return frames;
+}
+"""
+
+
+async def test_screen_shares_started_at_once_at_both_ends_renegotiate_without_wedging_the_call(
+    pages: Pages, prepared: PreparedSession, output_dir: Path
+) -> None:
+    ana = prepared.family[0]
+    worker, family = await two_in_a_call(pages, prepared)
+
+    started = time.monotonic()
+    await asyncio.gather(worker.evaluate(START_SCREEN), family.evaluate(START_SCREEN))
+    await video_playing(worker, f"{ana.participant_id}:screen")
+    await video_playing(family, f"{prepared.worker_id}:screen")
+    sharing = time.monotonic()
+    await video_playing(worker, ana.participant_id)
+    await video_playing(family, prepared.worker_id)
+    await screenshot(worker, output_dir, "screen-share-worker")
+    glare = [await page.evaluate("() => window.telepractice.glare") for page in (worker, family)]
+
+    await asyncio.gather(*(page.evaluate("() => window.telepractice.call.stopScreen()") for page in (worker, family)))
+    await worker.locator(f'.tile[data-key="{ana.participant_id}:screen"]').wait_for(state="detached")
+    await family.locator(f'.tile[data-key="{prepared.worker_id}:screen"]').wait_for(state="detached")
+    await video_playing(worker, ana.participant_id)
+    await video_playing(family, prepared.worker_id)
+    for page in (worker, family):
+        assert {peer["state"] for peer in (await peers(page)).values()} == {"connected"}
+    no_page_errors(pages)
+    record_figures(output_dir, "screen_share", {
+        "both_start_to_both_screens_playing_s": sharing - started,
+        "offer_collisions_seen": float(sum(glare)),
+    })
+
+
+async def test_turning_the_camera_off_stops_its_frames_and_on_again_resumes_them(
+    pages: Pages, prepared: PreparedSession
+) -> None:
+    ana = prepared.family[0]
+    worker, family = await two_in_a_call(pages, prepared)
+    camera = family.locator("#camera")
+
+    await camera.click()
+    await family.wait_for_function("() => document.querySelector('#camera').getAttribute('aria-pressed') === 'true'")
+    assert await family.evaluate("() => window.telepractice.call.peers.values().next().value.cameraSender.track") is None
+    assert await family.evaluate("() => window.telepractice.call.localStream.getVideoTracks().length") == 0
+    await worker.wait_for_function(
+        "(id) => window.telepractice.people.get(id)?.video === false", arg=ana.participant_id, timeout=WAIT_MS)
+    await asyncio.sleep(0.5)  # frames already in flight
+    assert await worker.evaluate(FRAMES_IN, [ana.participant_id, 700]) == 0
+
+    await camera.click()
+    await worker.wait_for_function(
+        "(id) => window.telepractice.people.get(id)?.video === true", arg=ana.participant_id, timeout=WAIT_MS)
+    assert await worker.evaluate(FRAMES_IN, [ana.participant_id, 700]) > 3
+    await video_playing(worker, ana.participant_id)
+    no_page_errors(pages)

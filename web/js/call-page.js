@@ -333,6 +333,9 @@ async function main() {
 
   client.on('welcome', (message) => {
     people.set(message.you.id, message.you);
+    // The server tells the host afresh about everyone waiting on each (re)connection.
+    waitingList.replaceChildren();
+    waitingSection.hidden = true;
     endButton.hidden = message.you.role !== 'host';
     screenButton.hidden = message.you.role === 'family';
   });

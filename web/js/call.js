@@ -103,6 +103,7 @@ export class PeerLink {
     const readyForOffer = !this.makingOffer && (pc.signalingState === 'stable' || this.isSettingRemoteAnswerPending);
     const offerCollision = type === 'offer' && !readyForOffer;
     this.ignoreOffer = !this.polite && offerCollision;
+    if (offerCollision) this.call.emit('glare', { peer: this.remoteId, polite: this.polite });
     if (this.ignoreOffer) return;
     try {
       this.isSettingRemoteAnswerPending = type === 'answer';
