@@ -1,6 +1,8 @@
-"""HTTP routes of sessions: the session record (audited), the worker's notes in it, the contact report."""
+"""HTTP routes of sessions: the session record and its notes, the contact report, who did not attend."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,8 +14,9 @@ from telepractice.errors import InvalidField, NotFound
 from telepractice.http import read_json
 from telepractice.openapi import ApiRoutes
 from telepractice.sessions.contacts import contacts_report
+from telepractice.sessions.follow_ups import did_not_attend
 from telepractice.sessions.records import read_record, set_notes
-from telepractice.storage.models import Case, CaseSession, StaffRole
+from telepractice.storage.models import Case, CaseSession, StaffRole, utcnow
 from telepractice.validation import Field, Schema
 
 session_routes = ApiRoutes("sessions")
@@ -82,3 +85,17 @@ async def get_contacts_report(request: web.Request) -> web.Response:
         "weeks": [row.as_dict() for row in rows],
         "behind": sorted({row.reference for row in rows if row.behind and row.week_complete}),
     })
+
+
+@session_routes.route("GET", "/api/reports/did-not-attend",
+                      summary="Family members absent from my cases' sessions, to follow up (audited)", roles=CASE_STAFF,
+                      responses={200: "Sessions with someone absent (?weeks=1..52, default 4)", 422: "Bad weeks"})
+async def get_did_not_attend(request: web.Request) -> web.Response:
+    staff = await require_staff(request, *CASE_STAFF)
+    since = utcnow() - dt.timedelta(weeks=_weeks(request))
+    async with request.app[AUDIT].recording(request.app[DB]) as session:
+        cases = list((await session.execute(visible_cases(staff.staff_id, staff.role))).scalars())
+        found = await did_not_attend(session, request.app[KEYRING], cases, since)
+        await request.app[AUDIT].append(session, actor=staff.actor, action="report.did-not-attend.read",
+                                        target=f"staff:{staff.staff_id}", detail={"sessions": len(found)})
+    return web.json_response({"sessions": found})
