@@ -30,7 +30,7 @@ from telepractice.sessions.attendance import (
     joined_time,
     minutes,
 )
-from telepractice.sessions.attendance_store import presence_of, record
+from telepractice.sessions.attendance_store import EndedHook, presence_of, record
 from telepractice.sessions.scheduling import planned_end
 from telepractice.storage.engine import SessionFactory
 from telepractice.storage.models import (
@@ -278,13 +278,11 @@ async def finish_abandoned_sessions(
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
-    """Aggregates bypass the column type on SQLite, which hands back naive UTC."""
-    if isinstance(moment, str):
-        moment = dt.datetime.fromisoformat(moment)
+    """MAX() keeps the column's UTC type on both backends; this only guards a naive value."""
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def ended_hook(db: SessionFactory, keyring: Keyring, audit: AuditLog):  # type: ignore[no-untyped-def]
+def ended_hook(db: SessionFactory, keyring: Keyring, audit: AuditLog) -> EndedHook:
     """For ``attendance_hook(db, on_ended=...)``: the host ended the session, so write its record."""
 
     async def on_ended(session_id: str, ended_at: dt.datetime) -> None:
