@@ -36,6 +36,8 @@ from telepractice.signaling.safety_code import safety_code_of
 log = logging.getLogger("telepractice.client")
 
 Send = Callable[[dict[str, Any]], None]
+FINGERPRINT = "a=fingerprint:"
+SHA256_FINGERPRINT = "a=fingerprint:sha-256 "
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,7 +214,7 @@ class PeerLink:
 
     async def _offer(self) -> None:
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        self._send({"type": "offer", "to": self.remote_id, "sdp": self.pc.localDescription.sdp})
+        self._send({"type": "offer", "to": self.remote_id, "sdp": sha256_fingerprint_only(self.pc.localDescription.sdp)})
 
     async def _receive_description(self, kind: str, sdp: str) -> None:
         if kind == "answer":
@@ -228,7 +230,7 @@ class PeerLink:
                 self.safety_code = None
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             await self.pc.setLocalDescription(await self.pc.createAnswer())
-            self._send({"type": "answer", "to": self.remote_id, "sdp": self.pc.localDescription.sdp})
+            self._send({"type": "answer", "to": self.remote_id, "sdp": sha256_fingerprint_only(self.pc.localDescription.sdp)})
         self.safety_code = safety_code_of(self.pc)
         pending, self._pending_candidates = self._pending_candidates, []
         for message in pending:
@@ -246,3 +248,20 @@ class PeerLink:
         candidate.sdpMid = message.get("sdp_mid")
         candidate.sdpMLineIndex = message.get("sdp_mline_index")
         await self.pc.addIceCandidate(candidate)
+
+
+def sha256_fingerprint_only(sdp: str) -> str:
+    """The SDP with only its sha-256 ``a=fingerprint`` lines (when it has any), so both ends hash the same one.
+
+    aiortc offers sha-256, sha-384 and sha-512 fingerprints of one certificate;
+    Chromium keeps one of them (the sha-512) in its ``remoteDescription``, so
+    the browser's safety code would hash a different line than ours. With the
+    sha-256 alone, which every browser sends, both ends see the same.
+    """
+    lines = sdp.split("\r\n")
+    if not any(line.lower().startswith(SHA256_FINGERPRINT) for line in lines):
+        return sdp
+    return "\r\n".join(
+        line for line in lines
+        if not line.startswith(FINGERPRINT) or line.lower().startswith(SHA256_FINGERPRINT)
+    )

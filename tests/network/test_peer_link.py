@@ -81,6 +81,10 @@ async def test_in_a_glare_the_offer_of_the_id_sorting_first_wins(links: list[Pee
     offers = [m["to"] for m in wire.sent if m["type"] == "offer"]
     answers = [m["to"] for m in wire.sent if m["type"] == "answer"]
     assert sorted(offers) == ["anna", "bruno"] and answers == ["anna"]
+    for message in wire.sent:
+        if message["type"] in ("offer", "answer"):
+            algorithms = {line.split()[0] for line in message["sdp"].splitlines() if line.startswith("a=fingerprint:")}
+            assert algorithms == {"a=fingerprint:sha-256"}, "only the fingerprint browsers keep, for the safety code"
     assert not anna.errors and not bruno.errors
 
 
