@@ -101,6 +101,20 @@ class SignalingService:
             # Attendance failing must not take the call down with it.
             log.exception("the attendance hook failed for room %s", room.room_id)
 
+    async def consent_changed(self, room_id: str, participant_id: str, consent_ok: bool) -> None:
+        """The sessions layer recorded or withdrew consent: tell the host, or take the person out."""
+        room = self.registry.get(room_id)
+        if room is not None:
+            room.set_consent(participant_id, consent_ok, self.now())
+            await self.report(room)
+
+    async def end_session(self, room_id: str) -> None:
+        """The sessions layer ended or cancelled the session: close it for everyone, waiting room included."""
+        room = self.registry.get(room_id)
+        self.registry.end(room_id, self.now())
+        if room is not None:
+            await self.report(room)
+
     async def expire(self, now: float) -> None:
         """Let go of everyone dropped for longer than the grace period; forget idle rooms."""
         for room in self.registry:

@@ -14,9 +14,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
-
-from aiohttp import WSMsgType, hdrs, web
+from aiohttp import WSMessage, WSMsgType, hdrs, web
 
 from telepractice.appkeys import SETTINGS, SIGNALING
 from telepractice.auth.guards import require_staff
@@ -240,7 +238,7 @@ class _Socket:
             finally:
                 await self.service.report(room)
 
-    def _decode(self, frame: Any) -> InboundMessage | None:
+    def _decode(self, frame: WSMessage) -> InboundMessage | None:
         """The frame as a message, within the budget; None when it is dropped silently."""
         now = self.service.now()
         self.last_heard = now  # any frame, even one refused, is a sign of life

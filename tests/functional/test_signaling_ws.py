@@ -15,7 +15,16 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from telepractice.app import create_app
-from telepractice.appkeys import ATTENDANCE_EVENTS, AUDIT, DB, KEYRING, SETTINGS, SIGNALING_TIMINGS, SIGNING_KEYS
+from telepractice.appkeys import (
+    ATTENDANCE_EVENTS,
+    AUDIT,
+    DB,
+    KEYRING,
+    SETTINGS,
+    SIGNALING,
+    SIGNALING_TIMINGS,
+    SIGNING_KEYS,
+)
 from telepractice.auth.signing_keys import ALGORITHM
 from telepractice.auth.staff import add_staff
 from telepractice.cases.records import NewParticipant, add_participant, create_case
@@ -36,7 +45,7 @@ from telepractice.storage.models import (
 )
 from tests.staff_fixtures import LoggedInStaff, login_through_api
 
-TIMEOUT = 3.0  # every receive is bounded; nothing here should take this long
+TIMEOUT = 10.0  # every receive is bounded; generous, since a loaded CI machine hashes passwords slowly
 TURN_SECRET = "s" * 40
 
 
@@ -551,3 +560,56 @@ async def test_shutdown_closes_every_socket_with_1001(
     host = await host_in_call(connect, worker, family)
     await app.shutdown()
     assert await closed_with(host) == 1001
+
+
+async def test_a_client_that_cannot_keep_up_is_closed_with_1011(aiohttp_client: Any, settings: Settings) -> None:
+    # Joining alone queues welcome, admitted and bitrate at once: more than this tiny outbox holds.
+    app, client = await started(aiohttp_client, settings, timings=Timings(outbox_limit=2))
+    host_staff, boss = await staff_pair(app, client)
+    family = await schedule_family_session(app, host_staff.member, boss)
+    host = await connector(client, settings)(host_staff.access_token, family.session_id)
+    assert await closed_with(host) == 1011
+
+
+# --- what the sessions layer tells the rooms ----------------------------------
+
+
+async def test_consent_recorded_while_waiting_reaches_the_host(
+    connect: Connect, app: web.Application, worker: LoggedInStaff, family: Family
+) -> None:
+    host = await host_in_call(connect, worker, family)
+    child = await connect(family.child_token)
+    await receive_until(child, "waiting")
+    before, _ = await receive_until(host, "participant-waiting")
+    assert before["participant"]["consent_ok"] is False
+    await app[SIGNALING].consent_changed(family.session_id, family.child_id, True)
+    after, _ = await receive_until(host, "participant-waiting")
+    assert (after["participant"]["id"], after["participant"]["consent_ok"]) == (family.child_id, True)
+    await host.send_json({"v": 1, "type": "admit", "participant": family.child_id})
+    await receive_until(child, "admitted")
+
+
+async def test_consent_withdrawn_takes_the_person_out_of_the_call(
+    connect: Connect, app: web.Application, worker: LoggedInStaff, family: Family
+) -> None:
+    host = await host_in_call(connect, worker, family)
+    guardian = await admitted_guardian(connect, host, family)
+    await app[SIGNALING].consent_changed(family.session_id, family.guardian_id, False)
+    removed, _ = await receive_until(guardian, "removed")
+    assert removed["reason"] == "consent-withdrawn"
+    assert await closed_with(guardian) == 4011
+    left, _ = await receive_until(host, "presence")
+    assert (left["event"], left["reason"]) == ("left", "consent-withdrawn")
+
+
+async def test_a_session_ended_by_the_sessions_layer_closes_every_connection(
+    connect: Connect, app: web.Application, worker: LoggedInStaff, family: Family
+) -> None:
+    host = await host_in_call(connect, worker, family)
+    child = await connect(family.child_token)
+    await receive_until(child, "waiting")
+    await app[SIGNALING].end_session(family.session_id)
+    for ws in (host, child):
+        ended, _ = await receive_until(ws, "session-ended")
+        assert ended["reason"] == "ended"
+        assert await closed_with(ws) == 4000
