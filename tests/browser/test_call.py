@@ -337,3 +337,24 @@ async def test_turning_the_camera_off_stops_its_frames_and_on_again_resumes_them
     assert await worker.evaluate(FRAMES_IN, [ana.participant_id, 700]) > 3
     await video_playing(worker, ana.participant_id)
     no_page_errors(pages)
+
+
+async def test_reloading_the_page_comes_back_into_the_call_without_the_link_or_the_waiting_room(
+    pages: Pages, prepared: PreparedSession
+) -> None:
+    ana = prepared.family[0]
+    worker, family = await two_in_a_call(pages, prepared)
+    await worker.evaluate(
+        "() => { const t = window.telepractice; t.seen = []; t.client.on('message', (m) => t.seen.push(m.type)); }")
+
+    await family.reload()
+    assert "#" not in family.url
+    await family.wait_for_function("() => window.telepractice?.client.state === 'joined'", timeout=WAIT_MS)
+    await video_playing(family, prepared.worker_id)
+    await video_playing(worker, ana.participant_id)
+    assert "participant-waiting" not in await worker.evaluate("() => window.telepractice.seen")
+
+    await family.locator("#leave").click()
+    await family.reload()
+    await family.locator("#status").filter(has_text="personal link").wait_for()
+    no_page_errors(pages)

@@ -218,3 +218,19 @@ test('staff name their session in the signalling URL', () => {
   assert.equal(signalingUrl('https://example.test:8443', 's-1'), 'wss://example.test:8443/ws?session=s-1');
   assert.equal(signalingUrl('https://example.test'), 'wss://example.test/ws');
 });
+
+test('a resume token kept from an earlier page load is tried first; new ones are announced', () => {
+  const sockets = [];
+  const client = new SignalingClient({
+    url: 'wss://example.test/ws', token: 'join-token', resumeToken: 'kept', timers: new FakeTimers(), random: () => 0,
+    openSocket: (url) => { const socket = new FakeSocket(url); sockets.push(socket); return socket; },
+  });
+  const announced = [];
+  client.on('resume-token', (token) => announced.push(token));
+  client.start();
+  sockets[0].open();
+  assert.equal(sockets[0].sent[0].token, 'kept');
+  sockets[0].deliver(WELCOME);
+  sockets[0].deliver(WELCOME);
+  assert.deepEqual(announced, ['resume-token']);
+});

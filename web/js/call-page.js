@@ -89,18 +89,53 @@ function t(key) {
   return TEXT[language][key] ?? TEXT.en[key];
 }
 
+const STORED = 'telepractice.call';
+
 /**
- * The token and session from the fragment, which never reaches the server; wiped from the address bar.
- * @returns {{token: string, session: string|null}|null}
+ * @typedef {object} Credentials
+ * @property {string} token          the link's own token (join token, or a staff access token)
+ * @property {string|null} session   staff name the session; a join token names it itself
+ * @property {string|null} resume    the resume token of the last welcome, once there is one
+ */
+
+/**
+ * The token from the fragment, which never reaches the server, wiped from the address bar at once.
+ * They are kept in sessionStorage (this tab only, gone when it closes) so that reloading the page
+ * comes back into the call, as a dropped connection does.
+ * @returns {Credentials|null}
  */
 export function takeCredentials() {
   const fragment = new URLSearchParams(location.hash.slice(1));
   history.replaceState(null, '', location.pathname + location.search);
   const invite = fragment.get('invite');
-  if (invite) return { token: invite, session: null };
   const staff = fragment.get('staff');
-  if (staff) return { token: staff, session: fragment.get('session') };
-  return null;
+  /** @type {Credentials|null} */
+  let credentials = null;
+  if (invite) credentials = { token: invite, session: null, resume: null };
+  else if (staff) credentials = { token: staff, session: fragment.get('session'), resume: null };
+  else credentials = storedCredentials();
+  if (credentials) storeCredentials(credentials);
+  return credentials;
+}
+
+/** @returns {Credentials|null} */
+function storedCredentials() {
+  try {
+    const stored = JSON.parse(sessionStorage.getItem(STORED) ?? 'null');
+    return stored && typeof stored.token === 'string' ? stored : null;
+  } catch {
+    return null;
+  }
+}
+
+/** @param {Credentials|null} credentials  null forgets them */
+function storeCredentials(credentials) {
+  try {
+    if (credentials) sessionStorage.setItem(STORED, JSON.stringify(credentials));
+    else sessionStorage.removeItem(STORED);
+  } catch {
+    // Storage refused (private mode): a reload then needs the link again.
+  }
 }
 
 /** @param {string} id */
@@ -234,7 +269,9 @@ async function main() {
   const client = new SignalingClient({
     url: signalingUrl(location.origin, credentials.session),
     token: credentials.token,
+    resumeToken: credentials.resume,
   });
+  client.on('resume-token', (resume) => storeCredentials({ ...credentials, resume }));
   const call = new Call({ client, localStream });
   // Tests drive the page through these, as the buttons would; nothing secret is reachable here that a page script could not reach anyway.
   Object.assign(window, { telepractice: { client, call, people, startedAt } });
@@ -322,6 +359,7 @@ async function main() {
 
   /** @param {string} text */
   function finish(text) {
+    storeCredentials(null); // over for this page: a reload must not rejoin
     call.close();
     for (const track of localStream.getTracks()) track.stop();
     controls.hidden = true;
@@ -441,7 +479,6 @@ async function main() {
     waitingSection.hidden = false;
   }
 
-  window.addEventListener('pagehide', () => client.leave());
   client.start();
 }
 

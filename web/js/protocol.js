@@ -245,6 +245,7 @@ export class Emitter {
  * @typedef {object} ClientOptions
  * @property {string} url             wss://host/ws, with ?session=<id> for staff
  * @property {string} token           the access or join token from the page's link
+ * @property {string|null} [resumeToken] a resume token kept from an earlier page load, tried first
  * @property {(url: string) => SocketLike} [openSocket]
  * @property {Timers} [timers]
  * @property {Backoff} [backoff]
@@ -294,7 +295,9 @@ export function shouldReconnect(code, { leaving, usedResumeToken }) {
  */
 export class SignalingClient extends Emitter {
   /** @param {ClientOptions} options */
-  constructor({ url, token, openSocket, timers = DEFAULT_TIMERS, backoff = DEFAULT_BACKOFF, random = Math.random }) {
+  constructor({
+    url, token, resumeToken = null, openSocket, timers = DEFAULT_TIMERS, backoff = DEFAULT_BACKOFF, random = Math.random,
+  }) {
     super();
     this.url = url;
     this.token = token;
@@ -307,7 +310,7 @@ export class SignalingClient extends Emitter {
     /** @type {ClientState} */
     this.state = 'idle';
     /** @type {string|null} handed out in welcome: lets this participant back in after the link's token expired */
-    this.resumeToken = null;
+    this.resumeToken = resumeToken;
     /** @type {ParticipantView|null} */
     this.you = null;
     this.attempt = 0;
@@ -391,7 +394,10 @@ export class SignalingClient extends Emitter {
     if (received.type === 'welcome') {
       this.attempt = 0;
       this.you = received.you;
-      if (typeof received.resume === 'string') this.resumeToken = received.resume;
+      if (typeof received.resume === 'string' && received.resume !== this.resumeToken) {
+        this.resumeToken = received.resume;
+        this.emit('resume-token', received.resume);
+      }
       this._setState('joined');
     }
     if (FINAL_MESSAGES.has(received.type)) this._leaving = true;
