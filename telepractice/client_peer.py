@@ -98,7 +98,7 @@ class PeerLink:
         self.created_at = time.monotonic()
         self.connected_at: float | None = None
         self.safety_code: str | None = None
-        self.received: dict[str, ReceivedTrack] = {}
+        self.received: dict[str, ReceivedTrack] = {}  # "video", "audio", then "video:2" for a second video track
         self.errors: list[BaseException] = []
         self.closed = False
         self._configuration = configuration
@@ -126,8 +126,8 @@ class PeerLink:
     def state(self) -> str:
         return "closed" if self.closed else self.pc.connectionState
 
-    def frames(self, kind: str = "video") -> int:
-        track = self.received.get(kind)
+    def frames(self, key: str = "video") -> int:
+        track = self.received.get(key)
         return 0 if track is None else track.frames
 
     async def close(self) -> None:
@@ -177,7 +177,10 @@ class PeerLink:
     def _watch(self, pc: RTCPeerConnection, track: MediaStreamTrack) -> None:
         if pc is not self.pc:
             return
-        received = self.received.setdefault(track.kind, ReceivedTrack(track.kind))
+        # The first track of a kind is the camera (or microphone); later ones, such as a shared screen, get a number.
+        same_kind = sum(1 for received in self.received.values() if received.kind == track.kind)
+        key = track.kind if same_kind == 0 else f"{track.kind}:{same_kind + 1}"
+        received = self.received[key] = ReceivedTrack(track.kind)
         reader = asyncio.create_task(self._read(track, received), name=f"receive-{track.kind}-{self.remote_id}")
         self._readers.add(reader)
         reader.add_done_callback(self._readers.discard)

@@ -52,20 +52,25 @@ async def stdin_closed() -> None:
 
 
 async def watch(client: SessionClient, frames: int) -> None:
-    """Report state changes, and each peer once it has sent ``frames`` frames and has a safety code."""
-    state, reported = None, set()
+    """Report state changes; each peer once its camera has sent ``frames`` frames and it has a safety code;
+    each remote track (``video``, ``audio``, ``video:2`` for a shared screen...) once it has sent as many."""
+    state: ClientState | None = None
+    reported: set[tuple[int, str]] = set()  # (the link's id, a track key or "" for the peer itself)
     while True:
         if client.state is not state:
             state = client.state
             report("state", state=str(state))
         for peer_id, link in list(client.peers.items()):
-            key = (peer_id, id(link))
-            if key not in reported and link.frames() >= frames and link.safety_code is not None:
-                reported.add(key)
+            if (id(link), "") not in reported and link.frames() >= frames and link.safety_code is not None:
+                reported.add((id(link), ""))
                 report("peer", peer=peer_id, frames=link.frames(), safety_code=link.safety_code,
                        first_frame_after_hello=client.first_frame_after_hello(peer_id),
                        local_fingerprint=fingerprint_from_sdp(link.pc.localDescription.sdp),
                        remote_fingerprint=fingerprint_from_sdp(link.pc.remoteDescription.sdp))
+            for track, received in list(link.received.items()):
+                if (id(link), track) not in reported and received.frames >= frames:
+                    reported.add((id(link), track))
+                    report("track", peer=peer_id, track=track, frames=received.frames, size=received.size)
         if state is ClientState.CLOSED:
             return
         await asyncio.sleep(0.05)

@@ -21,7 +21,7 @@ from yarl import URL
 from telepractice.testing import netns
 from telepractice.testing.server import PreparedSession, RunningServer
 from tests.browser.conftest import WAIT_MS, Pages
-from tests.browser.test_call import admit, no_page_errors, shown_safety_code, staff_path, video_playing
+from tests.browser.test_call import START_SCREEN, admit, no_page_errors, shown_safety_code, staff_path, video_playing
 
 pytestmark = [pytest.mark.browser, pytest.mark.network]
 
@@ -110,3 +110,23 @@ async def test_a_browser_worker_and_an_aiortc_family_member_see_each_other_and_a
         print(f"\naiortc family member: hello to first frame from Chromium {seen['first_frame_after_hello']:.3f} s")
     closed = next(report for report in family.events if report["event"] == "closed")
     assert closed["ending"] is None  # it left on its own; nobody ended the session
+
+
+async def test_a_browser_sharing_its_screen_renegotiates_with_the_aiortc_peer_on_the_same_connection(
+    pages: Pages, prepared: PreparedSession, server: RunningServer, namespace: netns.Namespace, tmp_path: Path
+) -> None:
+    ana = prepared.family[0]
+    worker = await pages.open("worker", staff_path(prepared))
+    async with aiortc_participant(namespace, server, ana.join_token, tmp_path / "aiortc.log") as family:
+        await family.next("state", state="waiting")
+        await admit(worker, ana.participant_id)
+        before = await family.next("peer", peer=prepared.worker_id)
+
+        await worker.evaluate(START_SCREEN)  # Chromium offers again: a third m-line on the same connection
+        screen = await family.next("track", peer=prepared.worker_id, track="video:2")
+        assert screen["frames"] >= 5 and screen["size"] is not None
+        await video_playing(worker, ana.participant_id)  # the aiortc camera plays on through the renegotiation
+
+        assert not [report for report in family.events if report["event"] == "peer"][1:], "no new connection"
+        assert await shown_safety_code(worker, ana.participant_id) == before["safety_code"]
+        no_page_errors(pages)
