@@ -123,7 +123,7 @@ export class PeerLink {
   /** @param {import('./protocol.js').CandidateInit} init */
   async receiveCandidate(init) {
     try {
-      await this.pc.addIceCandidate(init.candidate === '' ? null : init);
+      await this.pc.addIceCandidate(init.candidate ? init : null);
     } catch (error) {
       // Candidates of an offer we ignored in a glare are expected to fail.
       if (!this.ignoreOffer && !this.closed) this.call.emit('negotiation-error', { peer: this.remoteId, error });

@@ -45,8 +45,8 @@ export const SILENCE_TIMEOUT_MS = 20_000;
  * @property {boolean} connected
  * @property {boolean} [consent_ok]  only in participant-waiting
  *
- * @typedef {object} CandidateInit
- * @property {string} candidate
+ * @typedef {object} CandidateInit  an RTCIceCandidateInit
+ * @property {string} [candidate]   empty (or missing) marks the end of candidates
  * @property {string|null} [sdpMid]
  * @property {number|null} [sdpMLineIndex]
  * @property {string|null} [usernameFragment]
@@ -181,7 +181,7 @@ export function parse(text) {
 
 // --- a small event emitter (EventTarget would need DOM events in Node) -------
 
-/** @template {string} K */
+/** Handlers by event name; a failing handler is reported as `listener-error` and never stops the others. */
 export class Emitter {
   constructor() {
     /** @type {Map<string, Set<(value: any) => void>>} */
