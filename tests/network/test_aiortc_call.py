@@ -6,6 +6,7 @@ ICE server is configured, so no packet leaves loopback.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import secrets
@@ -21,7 +22,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from telepractice.app import create_app
-from telepractice.appkeys import AUDIT, DB, KEYRING, SETTINGS, SIGNING_KEYS
+from telepractice.appkeys import AUDIT, DB, KEYRING, SETTINGS, SIGNALING_TIMINGS, SIGNING_KEYS
 from telepractice.auth.staff import add_staff
 from telepractice.cases.records import NewParticipant, add_participant, create_case
 from telepractice.client import ClientRefused, ClientState, SessionClient
@@ -30,6 +31,7 @@ from telepractice.config import Settings, load_settings
 from telepractice.sessions.consent import ConsentGiven, record_consent
 from telepractice.sessions.invites import issue_invite
 from telepractice.sessions.scheduling import schedule_session
+from telepractice.signaling.service import Timings
 from telepractice.storage.migrations import upgrade
 from telepractice.storage.models import ConsentKind, ConsentMethod, SessionKind, StaffRole, utcnow
 from telepractice.testing.loopback import loopback_only
@@ -74,7 +76,13 @@ def free_port() -> int:
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
+def timings() -> Timings | None:
+    """The transport's timings: the defaults, unless a test parametrizes ``timings``."""
+    return None
+
+
+@pytest.fixture
+async def server(tmp_path: Path, timings: Timings | None) -> AsyncIterator[Server]:
     """The real app on 127.0.0.1 over TLS with its development certificate, and SQLite."""
     port = free_port()
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'telepractice.db'}"
@@ -84,7 +92,10 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
         "public_origin": f"https://127.0.0.1:{port}",
     })
     cert, key = ensure_dev_certificate(settings.tls_directory)
-    test_server = TestServer(create_app(settings), host="127.0.0.1", port=port)
+    app = create_app(settings)
+    if timings is not None:
+        app[SIGNALING_TIMINGS] = timings
+    test_server = TestServer(app, host="127.0.0.1", port=port)
     await test_server.start_server(ssl=server_ssl_context(cert, key))
     try:
         yield Server(settings.public_origin, test_server.app, ssl.create_default_context(cafile=str(cert)))
@@ -289,3 +300,18 @@ async def test_a_parent_sent_back_to_the_waiting_room_is_hung_up_on_and_called_a
     await mother.close()  # leaves on purpose: the host hangs up at once, nobody waits out a grace period
     await host.until(lambda: session.mother_id not in host.peers and session.mother_id not in host.participants,
                      what="parent left")
+
+
+@pytest.mark.parametrize("timings", [Timings(ping_interval=0.1, silence_timeout=0.6)])
+async def test_clients_answer_pings_so_a_quiet_call_is_never_closed_as_silent(
+    server: Server, session: Session, clients: list[SessionClient]
+) -> None:
+    host, mother = await host_and_mother_in_call(clients, server, session)
+    await until_media_both_ways(host, mother)
+    await asyncio.sleep(2.0)  # media flows peer to peer; only pongs cross the socket, for three silence timeouts
+
+    for client in (host, mother):
+        pings = [m for m in client.messages if m["type"] == "ping"]
+        assert len(pings) >= 10
+        assert client.connections == 1 and client.state is ClientState.IN_CALL and client.close_code is None
+    assert mother.frames_from(str(host.participant_id)) > FRAMES
