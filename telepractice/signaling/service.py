@@ -24,7 +24,7 @@ from telepractice.signaling.errors import CloseCode
 from telepractice.signaling.identity import Doorkeeper
 from telepractice.signaling.messages import HELLO_TIMEOUT_SECONDS, PING_INTERVAL_SECONDS, SILENCE_TIMEOUT_SECONDS
 from telepractice.signaling.registry import RoomRegistry
-from telepractice.signaling.room import Room, RoomEvent
+from telepractice.signaling.room import DEFAULT_GRACE_SECONDS, Room, RoomEvent
 from telepractice.signaling.turn import TurnConfig
 
 log = logging.getLogger("telepractice.signaling")
@@ -41,6 +41,7 @@ class Timings:
     hello_timeout: float = HELLO_TIMEOUT_SECONDS
     ping_interval: float = PING_INTERVAL_SECONDS
     silence_timeout: float = SILENCE_TIMEOUT_SECONDS
+    reconnect_grace: float = DEFAULT_GRACE_SECONDS  # how long a dropped participant's place is held
     expire_interval: float = 1.0  # how often dropped participants past their grace are let go
     outbox_limit: int = 512  # messages queued for one slow client before it is closed
 
@@ -79,8 +80,8 @@ class SignalingService:
         turn: TurnConfig | None = None,
     ) -> None:
         self.doorkeeper = doorkeeper
-        self.registry = registry or RoomRegistry()
         self.timings = timings or Timings()
+        self.registry = registry or RoomRegistry(grace=self.timings.reconnect_grace)
         self.on_events = on_events
         self.turn = turn
         self.connections: set[LiveConnection] = set()

@@ -271,6 +271,37 @@ async def test_a_revoked_link_is_refused(
     assert await closed_with(ws) == 4001
 
 
+async def test_staff_must_name_the_session(connect: Connect, worker: LoggedInStaff, family: Family) -> None:
+    ws = await connect(worker.access_token)
+    error = await refused_with(ws, "wrong-room")
+    assert "?session=" in error["detail"]
+    assert await closed_with(ws) == 4003
+
+
+async def test_an_access_token_of_a_login_that_ended_is_refused(
+    connect: Connect, client: TestClient, worker: LoggedInStaff, family: Family
+) -> None:
+    response = await client.post("/api/auth/logout", headers=worker.headers)
+    assert response.status == 204, await response.text()
+    ws = await connect(worker.access_token, family.session_id)
+    error = await refused_with(ws, "not-authenticated")
+    assert "log in again" in error["detail"]
+    assert await closed_with(ws) == 4001
+
+
+async def test_a_binary_frame_is_read_as_utf8_text(
+    client: TestClient, settings: Settings, worker: LoggedInStaff, family: Family
+) -> None:
+    ws = await client.ws_connect(f"/ws?session={family.session_id}", headers={"Origin": settings.public_origin})
+    await ws.send_bytes(json.dumps({"v": 1, "type": "hello", "token": worker.access_token}).encode())
+    assert (await receive(ws))["type"] == "welcome"
+    await ws.send_bytes(b'{"v": 1, "type": "ping", "nonce": 1}')
+    assert (await receive_until(ws, "pong"))[0]["nonce"] == 1
+    await ws.send_bytes(b'{"v": 1, "type": "ping", "nonce": "\xff"}')
+    await refused_with(ws, "not-json")
+    assert await closed_with(ws) == 1007
+
+
 async def test_wrong_origin_is_refused_before_upgrade(client: TestClient, settings: Settings) -> None:
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await client.ws_connect("/ws", headers={"Origin": "https://evil.example"})
@@ -520,6 +551,21 @@ async def test_server_pings_and_closes_a_silent_connection_with_4008(
             pings.append(message["nonce"])  # not answered, on purpose
     assert pings[:2] == [1, 2]
     assert (frame.type, frame.data) == (aiohttp.WSMsgType.CLOSE, 4008)
+
+
+async def test_a_participant_dropped_past_the_grace_period_has_left(aiohttp_client: Any, settings: Settings) -> None:
+    app, client = await started(aiohttp_client, settings, timings=Timings(reconnect_grace=0.3, expire_interval=0.05))
+    host_staff, boss = await staff_pair(app, client)
+    family = await schedule_family_session(app, host_staff.member, boss)
+    connect = connector(client, settings)
+    host = await connect(host_staff.access_token, family.session_id)
+    await receive_until(host, "admitted")
+    guardian = await admitted_guardian(connect, host, family)
+    await guardian.close()
+    dropped, _ = await receive_until(host, "presence")
+    assert dropped["event"] == "dropped"
+    left, _ = await receive_until(host, "presence")
+    assert (left["event"], left["reason"], left["participant"]["id"]) == ("left", "timed-out", family.guardian_id)
 
 
 async def test_attendance_events_reach_the_hook_with_ids_only(aiohttp_client: Any, settings: Settings) -> None:
