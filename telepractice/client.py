@@ -128,6 +128,7 @@ class SessionClient:
         self.errors: list[Message] = []
         self.ending: Message | None = None  # session-ended, removed, replaced or turned-away
         self.close_code: int | None = None
+        self.failure: Exception | None = None  # what stopped the client, when it was not the server
         # The call.
         self.peers: dict[str, PeerLink] = {}
         self.connections = 0  # sockets opened, reconnections included
@@ -277,7 +278,8 @@ class SessionClient:
     def describe(self) -> str:
         peers = {pid: (link.state, link.frames()) for pid, link in self.peers.items()}
         recent = [m.get("type") for m in list(self.messages)[-8:]]
-        return (f"client {self.participant_id} state={self.state} close={self.close_code} peers={peers} "
+        return (f"client {self.participant_id} state={self.state} close={self.close_code} failure={self.failure!r} "
+                f"peers={peers} "
                 f"errors={[e.get('code') for e in self.errors]} recent={recent}")
 
     # --- the socket --------------------------------------------------------------------
@@ -313,6 +315,17 @@ class SessionClient:
             await asyncio.wait_for(self._outbox.join(), 1.0)
 
     async def _run(self) -> None:
+        try:
+            await self._serve()
+        except Exception as error:  # a bug here must show in the test's failure, not hang it until a timeout
+            log.exception("the session client failed")
+            self.failure = error
+            if self._ws is not None:
+                await self._ws.close()
+            await self._hang_up_all()
+            self._set_state(ClientState.CLOSED)
+
+    async def _serve(self) -> None:
         """Read until the socket closes; come back with the resume token when the protocol says to."""
         while True:
             assert self._ws is not None
