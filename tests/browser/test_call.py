@@ -358,3 +358,27 @@ async def test_reloading_the_page_comes_back_into_the_call_without_the_link_or_t
     await family.reload()
     await family.locator("#status").filter(has_text="personal link").wait_for()
     no_page_errors(pages)
+
+
+async def test_the_worker_talks_alone_with_one_person_by_clicking_and_brings_everyone_back(
+    pages: Pages, prepared: PreparedSession, output_dir: Path
+) -> None:
+    ana, rui = prepared.family
+    worker, first, second = await join_three(pages, prepared)
+
+    await worker.locator(f'.tile[data-key="{rui.participant_id}"] button.aside').click()
+    await wait_peers(worker, {rui.participant_id})
+    await wait_peers(second, {prepared.worker_id})
+    await wait_peers(first, set())
+    await second.locator("#status").filter(has_text="smaller group").wait_for()
+    await video_playing(worker, rui.participant_id)
+    await video_playing(second, prepared.worker_id)
+    assert await first.locator("button.aside").count() == 0, "only the host takes people aside"
+    await screenshot(worker, output_dir, "talk-alone-worker")
+
+    await worker.locator("#together").click()
+    await all_playing({worker: [ana.participant_id, rui.participant_id],
+                       first: [prepared.worker_id, rui.participant_id],
+                       second: [prepared.worker_id, ana.participant_id]})
+    await worker.locator("#together").wait_for(state="hidden")
+    no_page_errors(pages)

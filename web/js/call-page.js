@@ -45,6 +45,9 @@ const TEXT = {
     endSession: 'End session for everyone',
     enableSound: 'Tap to hear the others',
     screenOf: 'Screen',
+    talkAlone: 'Talk alone',
+    together: 'Back to everyone',
+    inSideRoom: 'You are talking in a smaller group.',
   },
   pt: {
     connecting: 'A ligar…',
@@ -78,6 +81,9 @@ const TEXT = {
     endSession: 'Terminar a sessão para todos',
     enableSound: 'Toque para ouvir os outros',
     screenOf: 'Ecrã',
+    talkAlone: 'Falar a sós',
+    together: 'Voltar a todos',
+    inSideRoom: 'Está a falar num grupo mais pequeno.',
   },
 };
 
@@ -155,6 +161,7 @@ const cameraButton = /** @type {HTMLButtonElement} */ (element('camera'));
 const screenButton = /** @type {HTMLButtonElement} */ (element('screen'));
 const leaveButton = /** @type {HTMLButtonElement} */ (element('leave'));
 const endButton = /** @type {HTMLButtonElement} */ (element('end'));
+const togetherButton = /** @type {HTMLButtonElement} */ (element('together'));
 const soundButton = /** @type {HTMLButtonElement} */ (element('sound'));
 const tileTemplate = /** @type {HTMLTemplateElement} */ (element('tile-template'));
 
@@ -162,6 +169,7 @@ element('waiting-title').textContent = t('waitingList');
 soundButton.textContent = t('enableSound');
 leaveButton.textContent = t('leave');
 endButton.textContent = t('endSession');
+togetherButton.textContent = t('together');
 screenButton.textContent = t('shareScreen');
 
 /** @param {string} text */
@@ -357,6 +365,41 @@ async function main() {
   });
   endButton.addEventListener('click', () => client.send(protocol.endSession()));
 
+  // Side rooms, for the host: talk alone with one person, then bring everyone back together.
+  let isHost = false;
+  /** @type {string[]} everyone in a side room now */
+  let apart = [];
+  togetherButton.addEventListener('click', () => {
+    if (apart.length) client.send(protocol.sideRoomReturn(apart));
+  });
+  /** @param {{side_rooms: {[room: string]: string[]}, side_room: string|null}} message */
+  function showSideRooms(message) {
+    apart = Object.values(message.side_rooms).flat();
+    togetherButton.hidden = !isHost || apart.length === 0;
+    tiles.classList.toggle('apart', apart.length > 0); // one side room at a time from this page
+    if (message.side_room) showStatus(t('inSideRoom'));
+    else if (!controls.hidden) showStatus(t('in-call'));
+  }
+  client.on('side-room-changed', showSideRooms);
+
+  /**
+   * The host's "Talk alone" button on a participant's tile.
+   * @param {HTMLElement} tile
+   * @param {string} peer
+   */
+  function addTalkAlone(tile, peer) {
+    if (!isHost || tile.querySelector('button.aside')) return;
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'aside';
+    button.textContent = t('talkAlone');
+    button.addEventListener('click', () => {
+      const self = client.you?.id;
+      if (self) client.send(protocol.sideRoomCreate([self, peer]));
+    });
+    tile.querySelector('figcaption')?.append(button);
+  }
+
   /** @param {string} text */
   function finish(text) {
     storeCredentials(null); // over for this page: a reload must not rejoin
@@ -374,13 +417,15 @@ async function main() {
     // The server tells the host afresh about everyone waiting on each (re)connection.
     waitingList.replaceChildren();
     waitingSection.hidden = true;
-    endButton.hidden = message.you.role !== 'host';
+    isHost = message.you.role === 'host';
+    endButton.hidden = !isHost;
     screenButton.hidden = message.you.role === 'family';
   });
   client.on('waiting', (message) => showStatus(t(message.reason) ?? t('awaiting-admission')));
   client.on('admitted', (message) => {
     for (const person of message.participants) people.set(person.id, person);
     showStatus(t('in-call'));
+    showSideRooms(message);
     sendMedia();
   });
   client.on('presence', (message) => {
@@ -411,6 +456,7 @@ async function main() {
     const key = isScreen ? `${peer}:screen` : peer;
     const { tile, video } = tileFor(key, isScreen ? `${t('screenOf')}: ${nameOf(peer)}` : nameOf(peer));
     tile.dataset.peer = peer;
+    if (!isScreen) addTalkAlone(tile, peer);
     if (video.srcObject !== stream) {
       video.srcObject = stream;
       video.dataset.stream = stream.id;
