@@ -73,9 +73,13 @@ class PreparedSession:
 
 
 async def prepare_family_session(
-    settings: Settings, family_names: Sequence[str] = ("Ana Test", "Rui Test"), *, consent: bool = True
+    settings: Settings, family_names: Sequence[str] = ("Ana Test", "Rui Test"), *, consent: bool = True,
+    without_consent: Sequence[str] = (),
 ) -> PreparedSession:
-    """Migrate the database and make a worker, a case with these adults, their consent, a session and links."""
+    """Migrate the database and make a worker, a case with these adults, their consent, a session and links.
+
+    The people of ``without_consent`` come last, with a link but no consent on record.
+    """
     from telepractice.server import migrate
 
     await migrate(settings)
@@ -96,9 +100,9 @@ async def prepare_family_session(
                                              supervisor_id=supervisor.id, worker_ids=[worker.id])
             scheduled = await schedule_session(session, case, kind=SessionKind.FAMILY,
                                                planned_start=utcnow() - dt.timedelta(minutes=1), host_id=worker.id)
-            for name in family_names:
+            for name in (*family_names, *without_consent):
                 person = await add_participant(session, cipher, NewParticipant(display_name=name, role="guardian"))
-                if consent:
+                if consent and name in family_names:
                     await record_consent(session, cipher, person, ConsentGiven(
                         kind=ConsentKind.CONSENT, method=ConsentMethod.BROWSER, text_version="test-1",
                         text_hash="0" * 64, language="en", given_by_participant_id=person.id))

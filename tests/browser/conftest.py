@@ -72,8 +72,8 @@ def server_env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 async def prepared(server_env: dict[str, str]) -> PreparedSession:
-    """A worker logged in and a session with two adult family members whose consent is on record."""
-    return await prepare_family_session(settings_for(server_env), ("Ana Test", "Rui Test"))
+    """A worker logged in and a session with two adults whose consent is on record, then one without."""
+    return await prepare_family_session(settings_for(server_env), ("Ana Test", "Rui Test"), without_consent=("Bia Test",))
 
 
 @pytest.fixture

@@ -382,3 +382,23 @@ async def test_the_worker_talks_alone_with_one_person_by_clicking_and_brings_eve
                        second: [prepared.worker_id, ana.participant_id]})
     await worker.locator("#together").wait_for(state="hidden")
     no_page_errors(pages)
+
+
+async def test_someone_without_consent_cannot_be_admitted_and_is_turned_away_for_good(
+    pages: Pages, prepared: PreparedSession
+) -> None:
+    bia = prepared.family[2]
+    worker = await pages.open("worker", staff_path(prepared))
+    family = await pages.open("family", family_path(prepared, 2))
+    waiting = worker.locator(f'#waiting-list [data-participant="{bia.participant_id}"]')
+    await waiting.locator(".note").filter(has_text="consent").wait_for()
+    assert await waiting.locator("button.admit").is_disabled()
+
+    await waiting.locator("button.turn-away").click()
+    await family.locator("#status").filter(has_text="could not let you in").wait_for()
+    await waiting.wait_for(state="detached")
+    assert await family.locator("#controls").is_hidden()
+    assert await family.evaluate("() => window.telepractice.client.state") == "closed"
+    await family.reload()
+    await family.locator("#status").filter(has_text="personal link").wait_for()
+    no_page_errors(pages)
