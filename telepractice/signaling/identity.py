@@ -4,9 +4,10 @@ Three tokens open a session. A staff access token (its login still open, as the
 HTTP guard checks) joins the session the client names, as host when the
 session is theirs and as staff when they work on or supervise its case. A
 family join token names its session and person, and its invite must still
-stand. A resume token, handed out in ``welcome``, lets anyone already
-admitted to the door come back after their first token expired; it lives until
-the session's planned end plus the same grace a family link has.
+stand. A resume token, handed out in ``welcome``, lets anyone who has joined
+once come back after their first token expired; it lives until the session's
+planned end plus the same grace a family link has, and is checked against the
+database again (invite still standing, staff still of the case) each time.
 """
 
 from __future__ import annotations
