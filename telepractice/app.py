@@ -9,7 +9,7 @@ from pathlib import Path
 from aiohttp import web
 
 from telepractice import __version__
-from telepractice.appkeys import AUDIT, DB, ENGINE, KEYRING, SETTINGS, SIGNING_KEYS
+from telepractice.appkeys import ATTENDANCE_EVENTS, AUDIT, DB, ENGINE, KEYRING, SETTINGS, SIGNALING, SIGNING_KEYS
 from telepractice.audit import AuditLog
 from telepractice.auth.routes import auth_routes, staff_routes
 from telepractice.auth.signing_keys import SigningKeyring
@@ -19,7 +19,9 @@ from telepractice.crypto.case_keys import reapply_erasures
 from telepractice.crypto.keyring import Keyring
 from telepractice.http import add_security_headers, problem_details
 from telepractice.openapi import ApiRoutes, openapi_document
+from telepractice.sessions.attendance_service import AttendanceService
 from telepractice.sessions.routes import session_routes
+from telepractice.signaling.probe_routes import probe_context, probe_routes
 from telepractice.signaling.service import close_sockets, signaling_context
 from telepractice.signaling.websocket import signaling_routes
 from telepractice.storage.engine import database_reachable, make_engine, make_session_factory
@@ -29,7 +31,8 @@ log = logging.getLogger("telepractice")
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 
 system_routes = ApiRoutes("system")
-ROUTE_SETS: tuple[ApiRoutes, ...] = (system_routes, auth_routes, staff_routes, case_routes, session_routes, signaling_routes)
+ROUTE_SETS: tuple[ApiRoutes, ...] = (system_routes, auth_routes, staff_routes, case_routes, session_routes, signaling_routes,
+                                      probe_routes)
 
 
 @system_routes.route("GET", "/healthz", summary="Whether the server and its database are up",
@@ -84,6 +87,22 @@ async def _reapply_erasures(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def _attendance(app: web.Application) -> AsyncIterator[None]:
+    """Attendance beside the rooms: recovery after a crash, heartbeats, records of ended sessions."""
+
+    def live_sessions() -> list[str]:
+        service = app.get(SIGNALING)
+        return [] if service is None else [room.room_id for room in service.registry]
+
+    service = AttendanceService(app[DB], app[KEYRING], app[AUDIT], live_sessions=live_sessions)
+    recovered = await service.start()
+    if recovered:
+        log.warning("closed %d presence(s) left open by a previous run at their last heartbeat", recovered)
+    app[ATTENDANCE_EVENTS] = service.hook
+    yield
+    await service.stop()
+
+
 def create_app(settings: Settings) -> web.Application:
     """The whole application for one Settings; no module-level state."""
     app = web.Application(middlewares=[problem_details], client_max_size=settings.max_body_bytes)
@@ -92,9 +111,11 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database(app))
     app.cleanup_ctx.append(_keys)
     app.cleanup_ctx.append(_reapply_erasures)
+    app.cleanup_ctx.append(_attendance)
     # Signalling: the rooms and their timer after the database and keys; sockets closed before handlers are awaited.
     app.cleanup_ctx.append(signaling_context)
     app.on_shutdown.append(close_sockets)
+    app.cleanup_ctx.append(probe_context)  # after signalling: its doorkeeper checks the tokens
     app.on_response_prepare.append(add_security_headers)
     for routes in ROUTE_SETS:
         app.router.add_routes(routes.table)
