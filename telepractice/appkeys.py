@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from telepractice.config import Settings
     from telepractice.crypto.keyring import Keyring
     from telepractice.signaling.service import EventsHook, SignalingService, Timings
+    from telepractice.signaling.probe import ProbeService
     from telepractice.storage.engine import SessionFactory
 
 SETTINGS = web.AppKey("settings", "Settings")
@@ -26,3 +27,6 @@ AUDIT = web.AppKey("audit", "AuditLog")
 SIGNALING = web.AppKey("signaling", "SignalingService")
 SIGNALING_TIMINGS = web.AppKey("signaling_timings", "Timings")
 ATTENDANCE_EVENTS = web.AppKey("attendance_events", "EventsHook")
+
+# Connection tests (issue 6): the aiortc peers that echo a page's media before it joins.
+PROBES = web.AppKey("probes", "ProbeService")

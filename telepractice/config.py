@@ -44,6 +44,8 @@ class Settings:
     contacts_high: int = 5
     contacts_medium: int = 3
     contacts_low: int = 1
+    probe_max_concurrent: int = 4
+    probe_max_seconds: int = 20
 
     @property
     def key_directory(self) -> Path:
@@ -178,6 +180,8 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "contacts_high": _whole_number(0, 21),
     "contacts_medium": _whole_number(0, 21),
     "contacts_low": _whole_number(0, 21),
+    "probe_max_concurrent": _whole_number(0, 64),
+    "probe_max_seconds": _whole_number(5, 120),
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -205,6 +209,8 @@ DESCRIPTIONS: dict[str, str] = {
     "contacts_high": "Minimum contacts per week with a high-risk case.",
     "contacts_medium": "Minimum contacts per week with a medium-risk case.",
     "contacts_low": "Minimum contacts per week with a low-risk case.",
+    "probe_max_concurrent": "Connection tests (an aiortc peer each) the server runs at once.",
+    "probe_max_seconds": "Longest a connection test may run before the server closes it.",
 }
 
 

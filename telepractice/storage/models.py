@@ -324,3 +324,24 @@ class SessionRecord(Base):
     family_attended: Mapped[bool] = mapped_column(Boolean, default=False)
     built_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     record_enc: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# --- Connection tests (issue 6) ----------------------------------------------
+
+
+class ConnectionTest(Base):
+    """A connection test a participant ran before joining: what the page measured and the verdict it showed."""
+
+    __tablename__ = "connection_tests"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(ForeignKey("case_sessions.id"), index=True)
+    participant_id: Mapped[str | None] = mapped_column(ForeignKey("family_participants.id"))
+    staff_id: Mapped[str | None] = mapped_column(ForeignKey("staff_members.id"))
+    who_kind: Mapped[str] = mapped_column(String(8))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    verdict: Mapped[str] = mapped_column(String(16))
+    rtt_ms: Mapped[int | None] = mapped_column(Integer)
+    loss_permille: Mapped[int | None] = mapped_column(Integer)
+    jitter_ms: Mapped[int | None] = mapped_column(Integer)
+    kbps: Mapped[int | None] = mapped_column(Integer)

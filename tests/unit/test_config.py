@@ -40,6 +40,8 @@ BAD_ENV: dict[str, str] = {
     "contacts_high": "22",
     "contacts_medium": "three",
     "contacts_low": "-1",
+    "probe_max_concurrent": "65",
+    "probe_max_seconds": "4",
 }
 # ... and as a TOML value, where the wrong type is the usual mistake.
 BAD_TOML: dict[str, Any] = {
@@ -67,6 +69,8 @@ BAD_TOML: dict[str, Any] = {
     "contacts_high": 2.5,
     "contacts_medium": [3],
     "contacts_low": 22,
+    "probe_max_concurrent": -1,
+    "probe_max_seconds": 121,
 }
 
 
