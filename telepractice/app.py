@@ -98,7 +98,8 @@ async def _attendance(app: web.Application) -> AsyncIterator[None]:
     recovered = await service.start()
     if recovered:
         log.warning("closed %d presence(s) left open by a previous run at their last heartbeat", recovered)
-    app[ATTENDANCE_EVENTS] = service.hook
+    if ATTENDANCE_EVENTS not in app:  # tests may hand in a hook of their own
+        app[ATTENDANCE_EVENTS] = service.hook
     yield
     await service.stop()
 
