@@ -1,0 +1,278 @@
+// @ts-check
+/**
+ * The connection test before joining: a short WebRTC connection to the
+ * server's echo peer (POST /api/probe), over the same path the call will
+ * take, measured with getStats and data-channel pings, and turned into one
+ * plain verdict by `verdict(stats)`. The result is kept with the session
+ * (POST /api/probe/result) so its record can say why a session was short.
+ *
+ * No DOM: fetch, the peer connection and the timers are injectable.
+ */
+
+/**
+ * @typedef {'good'|'audio-only'|'no-connection'} Verdict
+ *
+ * @typedef {object} ProbeStats
+ * @property {boolean} connected       the peer connection reached `connected`
+ * @property {number|null} rttMs       median data-channel round trip; null when no ping came back
+ * @property {number} lossPermille     packets lost per thousand: the worst of pings, video out and video back
+ * @property {number|null} jitterMs    jitter of the echoed video
+ * @property {number|null} kbps        video bitrate that came back
+ *
+ * @typedef {object} TestResult
+ * @property {Verdict} verdict
+ * @property {ProbeStats} stats
+ * @property {string|null} probe       the server's id of the test; null when it never started
+ * @property {string|null} refused     the server's problem code when it refused the test (429: busy)
+ */
+
+/**
+ * The thresholds of `verdict`. "No connection" when the path carries nothing
+ * useful: no media connection at all, no ping back, or half the packets lost.
+ * "Audio only" when video would freeze: 5% loss already breaks VP8 pictures
+ * (each loss costs a keyframe round trip), 400 ms of round trip makes
+ * conversation stilted, 60 ms of jitter overflows the jitter buffer, and
+ * under 120 kbit/s even 320x240 video stalls while Opus needs ~32.
+ */
+export const THRESHOLDS = Object.freeze({
+  noConnectionLossPermille: 500,
+  audioOnlyLossPermille: 50,
+  audioOnlyRttMs: 400,
+  audioOnlyJitterMs: 60,
+  audioOnlyMinKbps: 120,
+});
+
+/** What the page says for each verdict (call-text.js holds the translations). */
+export const VERDICT_TEXT = Object.freeze({
+  good: 'good',
+  'audio-only': 'video may freeze: we will start with audio only',
+  'no-connection': 'no connection: try another network',
+});
+
+/**
+ * The verdict on a test's figures; pure.
+ * @param {ProbeStats} stats
+ * @param {typeof THRESHOLDS} [limits]
+ * @returns {Verdict}
+ */
+export function verdict(stats, limits = THRESHOLDS) {
+  if (!stats.connected || stats.rttMs === null || stats.lossPermille >= limits.noConnectionLossPermille) {
+    return 'no-connection';
+  }
+  if (stats.lossPermille >= limits.audioOnlyLossPermille
+      || stats.rttMs >= limits.audioOnlyRttMs
+      || (stats.jitterMs !== null && stats.jitterMs >= limits.audioOnlyJitterMs)
+      || (stats.kbps !== null && stats.kbps < limits.audioOnlyMinKbps)) {
+    return 'audio-only';
+  }
+  return 'good';
+}
+
+/**
+ * The median of a list of numbers, or null for none.
+ * @param {number[]} values
+ */
+export function median(values) {
+  if (!values.length) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/**
+ * The figures of the video (echoed back, and sent) in one getStats report.
+ * @param {RTCStatsReport} report
+ */
+export function videoFigures(report) {
+  const figures = { bytesReceived: 0, packetsReceived: 0, packetsLost: 0, jitterMs: /** @type {number|null} */ (null),
+    packetsSent: 0, remoteLost: 0, at: 0 };
+  report.forEach((/** @type {any} */ entry) => {
+    if (entry.kind !== 'video' && entry.mediaType !== 'video') return;
+    if (entry.type === 'inbound-rtp') {
+      figures.bytesReceived += entry.bytesReceived ?? 0;
+      figures.packetsReceived += entry.packetsReceived ?? 0;
+      figures.packetsLost += Math.max(0, entry.packetsLost ?? 0);
+      if (typeof entry.jitter === 'number') figures.jitterMs = Math.round(entry.jitter * 1000);
+      figures.at = entry.timestamp ?? figures.at;
+    } else if (entry.type === 'outbound-rtp') {
+      figures.packetsSent += entry.packetsSent ?? 0;
+    } else if (entry.type === 'remote-inbound-rtp') {
+      figures.remoteLost += Math.max(0, entry.packetsLost ?? 0);
+    }
+  });
+  return figures;
+}
+
+/**
+ * Loss per thousand, 0 when nothing was expected.
+ * @param {number} lost
+ * @param {number} expected
+ */
+function permille(lost, expected) {
+  return expected > 0 ? Math.min(1000, Math.round((lost / expected) * 1000)) : 0;
+}
+
+/**
+ * @typedef {object} TestOptions
+ * @property {string} origin                 the server's origin
+ * @property {string} token                  join, resume or staff access token
+ * @property {string|null} [session]         staff name the session
+ * @property {MediaStreamTrack|null} [videoTrack]  a camera track to send (the echo needs one; without, no bitrate)
+ * @property {number} [seconds]              how long to measure (default 5)
+ * @property {RTCIceServer[]} [iceServers]
+ * @property {typeof fetch} [fetch]
+ * @property {typeof RTCPeerConnection} [PeerConnection]
+ * @property {(ms: number) => Promise<void>} [sleep]
+ * @property {() => number} [now]
+ */
+
+const CONNECT_MS = 5000;
+const GATHER_MS = 3000;
+const HTTP_MS = 8000;
+const PING_EVERY_MS = 100;
+
+/** @param {number} ms */
+const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Run the test for ~`seconds` and keep its result with the session; never throws.
+ * @param {TestOptions} options
+ * @returns {Promise<TestResult>}
+ */
+export async function runConnectionTest({
+  origin, token, session = null, videoTrack = null, seconds = 5, iceServers = [],
+  fetch = globalThis.fetch.bind(globalThis), PeerConnection = globalThis.RTCPeerConnection,
+  sleep = defaultSleep, now = () => performance.now(),
+}) {
+  /** @type {ProbeStats} */
+  const stats = { connected: false, rttMs: null, lossPermille: 1000, jitterMs: null, kbps: null };
+  /** @type {TestResult} */
+  const result = { verdict: 'no-connection', stats, probe: null, refused: null };
+  const pc = new PeerConnection({ iceServers });
+  try {
+    if (videoTrack) pc.addTransceiver(videoTrack, { direction: 'sendrecv', sendEncodings: [{ maxBitrate: 500_000 }] });
+    else pc.addTransceiver('video', { direction: 'recvonly' });
+    // Unordered and never retransmitted: a lost ping stays lost, so pings measure loss too.
+    const channel = pc.createDataChannel('probe', { ordered: false, maxRetransmits: 0 });
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc, sleep);
+    const answer = await post(fetch, `${origin}/api/probe`, token, { sdp: pc.localDescription?.sdp, ...(session ? { session } : {}) });
+    if (!answer.ok) {
+      result.refused = answer.body?.code ?? `http-${answer.status}`;
+      return result;
+    }
+    result.probe = answer.body.probe;
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer.body.sdp });
+    stats.connected = await connected(pc, channel, sleep);
+    if (stats.connected) await measure(pc, channel, stats, seconds, sleep, now);
+    result.verdict = verdict(stats);
+    if (result.probe) {
+      await post(fetch, `${origin}/api/probe/result`, token, {
+        probe: result.probe, verdict: result.verdict, rtt_ms: round(stats.rttMs), loss_permille: stats.lossPermille,
+        jitter_ms: round(stats.jitterMs), kbps: round(stats.kbps), ...(session ? { session } : {}),
+      });
+    }
+    return result;
+  } catch {
+    // The server could not be reached at all (or the browser refused): that is what "no connection" means.
+    return result;
+  } finally {
+    pc.close();
+  }
+}
+
+/** @param {number|null} value */
+function round(value) {
+  return value === null ? null : Math.max(0, Math.round(value));
+}
+
+/**
+ * @param {typeof fetch} fetcher
+ * @param {string} url
+ * @param {string} token
+ * @param {object} body
+ * @returns {Promise<{ok: boolean, status: number, body: any}>}
+ */
+async function post(fetcher, url, token, body) {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), HTTP_MS);
+  try {
+    const response = await fetcher(url, {
+      method: 'POST', signal: abort.signal, cache: 'no-store',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
+    return { ok: response.ok, status: response.status, body: await response.json().catch(() => null) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Wait (bounded) until every candidate is in the local description: the probe takes no trickle.
+ * @param {RTCPeerConnection} pc
+ * @param {(ms: number) => Promise<void>} sleep
+ */
+async function gathered(pc, sleep) {
+  for (let waited = 0; pc.iceGatheringState !== 'complete' && waited < GATHER_MS; waited += 50) await sleep(50);
+}
+
+/**
+ * @param {RTCPeerConnection} pc
+ * @param {RTCDataChannel} channel
+ * @param {(ms: number) => Promise<void>} sleep
+ */
+async function connected(pc, channel, sleep) {
+  for (let waited = 0; waited < CONNECT_MS; waited += 50) {
+    if (pc.connectionState === 'connected' && channel.readyState === 'open') return true;
+    if (pc.connectionState === 'failed' || pc.connectionState === 'closed') return false;
+    await sleep(50);
+  }
+  return false;
+}
+
+/**
+ * Ping every 100 ms for `seconds`, then read the video's figures over the same span.
+ * @param {RTCPeerConnection} pc
+ * @param {RTCDataChannel} channel
+ * @param {ProbeStats} stats
+ * @param {number} seconds
+ * @param {(ms: number) => Promise<void>} sleep
+ * @param {() => number} now
+ */
+async function measure(pc, channel, stats, seconds, sleep, now) {
+  /** @type {Map<number, number>} */
+  const sent = new Map();
+  /** @type {number[]} */
+  const rtts = [];
+  channel.onmessage = (event) => {
+    const seq = Number(JSON.parse(String(event.data)).seq);
+    const at = sent.get(seq);
+    if (at !== undefined) rtts.push(now() - at);
+  };
+  const before = videoFigures(await pc.getStats());
+  const started = now();
+  let seq = 0;
+  while (now() - started < seconds * 1000) {
+    if (channel.readyState !== 'open') break;
+    seq += 1;
+    sent.set(seq, now());
+    channel.send(JSON.stringify({ seq }));
+    await sleep(PING_EVERY_MS);
+  }
+  await sleep(Math.min(1000, Math.max(300, 2 * (median(rtts) ?? 300)))); // the last pings' way back
+  const after = videoFigures(await pc.getStats());
+  const spanMs = Math.max(1, now() - started);
+  stats.rttMs = median(rtts);
+  const lostBack = after.packetsLost - before.packetsLost;
+  const receivedBack = after.packetsReceived - before.packetsReceived;
+  const lostOut = after.remoteLost - before.remoteLost;
+  const sentOut = after.packetsSent - before.packetsSent;
+  stats.lossPermille = Math.max(
+    permille(seq - rtts.length, seq),
+    permille(lostBack, lostBack + receivedBack),
+    permille(lostOut, sentOut),
+  );
+  stats.jitterMs = after.jitterMs;
+  stats.kbps = after.bytesReceived > 0 ? ((after.bytesReceived - before.bytesReceived) * 8) / spanMs : null;
+}
