@@ -48,15 +48,14 @@ def bearer_token(request: web.Request) -> str:
     return token.strip()
 
 
-async def _authenticate(request: web.Request) -> StaffPrincipal:
-    settings = request.app[SETTINGS]
-    claims = verify_token(
-        request.app[SIGNING_KEYS], bearer_token(request), issuer=settings.issuer, audience=STAFF_AUDIENCE
-    )
+async def authenticate_token(app: web.Application, token: str) -> StaffPrincipal:
+    """The staff member behind an access token, whatever carried it (a header, a WebSocket hello)."""
+    settings = app[SETTINGS]
+    claims = verify_token(app[SIGNING_KEYS], token, issuer=settings.issuer, audience=STAFF_AUDIENCE)
     login_id = claims.get("sid")
     if not isinstance(login_id, str):
         raise NotAuthenticated("The token does not name a staff login.")
-    db = request.app[DB]
+    db = app[DB]
     async with db() as session:
         row = (
             await session.execute(
@@ -75,7 +74,7 @@ async def _authenticate(request: web.Request) -> StaffPrincipal:
     now = utcnow()
     reason = login_expiry(login, now, settings)
     if reason is not None:
-        audit = request.app[AUDIT]
+        audit = app[AUDIT]
         async with audit.recording(db) as session:
             await end_login(session, audit, login.id, reason, now, actor=f"staff:{member.id}")
         raise NotAuthenticated(ended_detail(reason, settings))
@@ -94,7 +93,7 @@ async def require_staff(request: web.Request, *roles: str) -> StaffPrincipal:
     """The calling staff member: 401 without a valid, open login; 403 if their role is not among roles."""
     principal = request.get(PRINCIPAL)
     if principal is None:
-        principal = await _authenticate(request)
+        principal = await authenticate_token(request.app, bearer_token(request))
         request[PRINCIPAL] = principal
     if roles and principal.role not in roles:
         raise Forbidden(f"This needs the role {' or '.join(roles)}; you are signed in as {principal.role}.")

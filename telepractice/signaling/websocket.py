@@ -17,7 +17,7 @@ from collections.abc import Callable
 from aiohttp import WSMessage, WSMsgType, hdrs, web
 
 from telepractice.appkeys import SETTINGS, SIGNALING
-from telepractice.auth.guards import require_staff
+from telepractice.auth.guards import authenticate_token
 from telepractice.errors import Forbidden
 from telepractice.openapi import ApiRoutes
 from telepractice.signaling import errors, outbound, turn
@@ -205,8 +205,7 @@ class _Socket:
 
     async def _staff_login(self, token: str) -> str:
         """The staff id behind an access token, checked by the HTTP guard itself (login open, account active)."""
-        as_bearer = self.request.clone(headers={hdrs.AUTHORIZATION: f"Bearer {token}"})
-        return (await require_staff(as_bearer)).staff_id
+        return (await authenticate_token(self.request.app, token)).staff_id
 
     def _decorated(self, admission: Admission, message: Message) -> Message:
         kind = message.get("type")
