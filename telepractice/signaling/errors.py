@@ -198,3 +198,23 @@ class RoomFull(SignalingUserError):
 class ConsentMissing(SignalingUserError):
     status, code = 403, "consent-missing"
     title = "This family member's consent is not on record, so they cannot be admitted."
+
+
+# --- the safety signal ------------------------------------------------------
+
+
+class FamilyOnly(SignalingProtocolError):
+    status, code, title = 403, "family-only", "Only family members ask for help this way."
+
+
+class StaffOnly(SignalingProtocolError):
+    status, code, title = 403, "staff-only", "Only staff of the session may do this."
+
+
+class UnknownAlert(SignalingProtocolError):
+    status, code, title = 404, "unknown-alert", "There is no such safety alert in this session."
+
+
+class HelpLimited(SignalingUserError):
+    status, code = 429, "help-limited"
+    title = "Help was asked for many times in a short while; staff already have the earlier requests."

@@ -180,6 +180,21 @@ class Leave:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Help:
+    """Family: ask the session's staff for help, unseen by anyone else in the call."""
+
+    TYPE: ClassVar[str] = "help"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HelpAcknowledge:
+    """Staff: I have seen this safety alert and am dealing with it."""
+
+    TYPE: ClassVar[str] = "help-acknowledge"
+    alert: str = _spec(_ID)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Ping:
     """Are you there? The other side answers pong with the same nonce."""
 
@@ -209,6 +224,8 @@ InboundMessage = (
     | SideRoomReturn
     | EndSession
     | Leave
+    | Help
+    | HelpAcknowledge
     | Ping
     | Pong
 )
@@ -229,6 +246,8 @@ INBOUND: Mapping[str, type[InboundMessage]] = {
         SideRoomReturn,
         EndSession,
         Leave,
+        Help,
+        HelpAcknowledge,
         Ping,
         Pong,
     )

@@ -151,6 +151,16 @@ def replaced() -> Message:
     return _message("replaced")
 
 
+def help_requested(alert: str, participant: Mapping[str, Any], pending: int) -> Message:
+    """To staff only: a family member asked for help; ``pending`` alerts are not yet acknowledged."""
+    return _message("help-requested", alert=alert, participant=dict(participant), pending=pending)
+
+
+def help_acknowledged(alert: str, participant: str, by: str, pending: int) -> Message:
+    """To staff only: a member of staff has acknowledged a safety alert."""
+    return _message("help-acknowledged", alert=alert, participant=participant, by=by, pending=pending)
+
+
 def ping(nonce: int) -> Message:
     return _message("ping", nonce=nonce)
 
@@ -191,6 +201,8 @@ OUTBOUND_TYPES = (
     "session-ended",
     "removed",
     "replaced",
+    "help-requested",
+    "help-acknowledged",
     "ping",
     "pong",
     "error",

@@ -24,6 +24,8 @@ from telepractice.signaling.messages import (
     Candidate,
     EndSession,
     Hello,
+    Help,
+    HelpAcknowledge,
     InboundMessage,
     Leave,
     MediaState,
@@ -36,6 +38,7 @@ from telepractice.signaling.messages import (
     SideRoomReturn,
     TurnAway,
 )
+from telepractice.signaling.help_desk import HelpDesk, SafetyEvent
 from telepractice.signaling.outbound import Departure, PresenceEvent, WaitingReason
 from telepractice.signaling.participant import Identity, Input, Participant, Peer, Role, State
 from telepractice.signaling.roster import Roster
@@ -89,6 +92,7 @@ class Room:
         self.state = RoomState.OPEN
         self._roster = Roster()
         self._side_rooms = SideRooms(self._roster.participants)
+        self._help = HelpDesk(self._roster)
         self._events: list[RoomEvent] = []
 
     @property
@@ -149,6 +153,10 @@ class Room:
                 self.end(now, Departure.ENDED_BY_HOST)
             case Leave():
                 self._leave(sender, now)
+            case Help():
+                self._help.ask(sender, now)
+            case HelpAcknowledge():
+                self._help.acknowledge_from(sender, message.alert, now)
             case Ping():
                 self._roster.send(sender, outbound.pong(message.nonce))
             case Pong():
@@ -218,6 +226,14 @@ class Room:
         """The events since the last call, oldest first, for the attendance record."""
         events, self._events = self._events, []
         return events
+
+    def take_safety_events(self) -> list[SafetyEvent]:
+        """The safety alerts asked for and acknowledged since the last call, for the case record."""
+        return self._help.take_events()
+
+    def acknowledge_help(self, alert_id: str, staff_id: str, now: float) -> None:
+        """Staff acknowledged an alert outside the call (the alerts API); UnknownAlert if not this room's."""
+        self._help.acknowledge(alert_id, staff_id, now)
 
     def participant(self, participant_id: str) -> Participant | None:
         return self._roster.get(participant_id)
@@ -425,6 +441,7 @@ class Room:
             "reconnect_grace_seconds": self.grace,
         }
         self._roster.send(record, outbound.welcome(record.view(), self.room_id, limits))
+        self._help.brief(record)
 
     def _event(self, kind: EventKind, now: float, record: Participant | None = None, reason: str | None = None) -> None:
         shown_reason = None if reason is None else str(reason)

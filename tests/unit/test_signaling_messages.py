@@ -38,6 +38,8 @@ VALID: dict[str, dict[str, Any]] = {
     "side-room-return": {"participants": ["p-1"]},
     "end-session": {},
     "leave": {},
+    "help": {},
+    "help-acknowledge": {"alert": "0b7c6d1e-5f2a-4c3b-9d8e-7f6a5b4c3d2e"},
     "ping": {"nonce": 7},
     "pong": {"nonce": 7},
 }
@@ -387,6 +389,8 @@ def test_every_outbound_builder_makes_a_versioned_message_of_a_listed_type() -> 
         outbound.session_ended(outbound.Departure.ENDED_BY_HOST),
         outbound.removed(outbound.Departure.CONSENT_WITHDRAWN),
         outbound.replaced(),
+        outbound.help_requested("alert-1", {"id": "p-1"}, 1),
+        outbound.help_acknowledged("alert-1", "p-1", "staff-1", 0),
         outbound.ping(1),
         outbound.pong(1),
         outbound.error(refused("[]")),
