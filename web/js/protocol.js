@@ -15,7 +15,8 @@ export const PROTOCOL_VERSION = 1;
 export const SERVER_TYPES = Object.freeze([
   'welcome', 'waiting', 'participant-waiting', 'participant-left-waiting', 'admitted',
   'turned-away', 'presence', 'offer', 'answer', 'candidate', 'side-room-changed',
-  'bitrate', 'session-ended', 'removed', 'replaced', 'ping', 'pong', 'error',
+  'bitrate', 'session-ended', 'removed', 'replaced', 'help-requested', 'help-acknowledged',
+  'ping', 'pong', 'error',
 ]);
 
 /** Close codes after which reconnecting cannot help (docs/protocol.md, "Close codes"). */
@@ -88,6 +89,10 @@ export const sideRoomMove = (participant, sideRoom) => message('side-room-move',
 export const sideRoomReturn = (participants) => message('side-room-return', { participants: [...participants] });
 export const endSession = () => message('end-session');
 export const leave = () => message('leave');
+/** Family: ask the session's staff for help; only staff are told, and the sender gets no answer. */
+export const help = () => message('help');
+/** @param {string} alert  the id of a help-requested */
+export const helpAcknowledge = (alert) => message('help-acknowledge', { alert });
 /** @param {{audio: boolean, video: boolean, screen?: boolean}} state */
 export const mediaState = ({ audio, video, screen = false }) => message('media-state', { audio, video, screen });
 /** @param {string} to @param {string} sdp */
@@ -144,6 +149,8 @@ const REQUIRED = {
   bitrate: { max_kbps: 'number', peers: 'number' },
   'session-ended': { reason: 'string' },
   removed: { reason: 'string' },
+  'help-requested': { alert: 'string', participant: 'object', pending: 'number' },
+  'help-acknowledged': { alert: 'string', participant: 'string', pending: 'number' },
   ping: { nonce: 'number' },
   pong: { nonce: 'number' },
   error: { code: 'string' },
