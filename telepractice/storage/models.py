@@ -210,6 +210,18 @@ class CaseSession(Base):
     planned_minutes: Mapped[int] = mapped_column(Integer, default=60)
     host_id: Mapped[str] = mapped_column(ForeignKey("staff_members.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # An individual session is with this one family member; None for the other kinds.
+    participant_id: Mapped[str | None] = mapped_column(ForeignKey("family_participants.id"))
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class SessionCaseLink(Base):
+    """A further case a case discussion is about (its own case is ``CaseSession.case_id``)."""
+
+    __tablename__ = "session_case_links"
+
+    session_id: Mapped[str] = mapped_column(ForeignKey("case_sessions.id"), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
 
 
 class SessionInvite(Base):
@@ -222,6 +234,10 @@ class SessionInvite(Base):
     participant_id: Mapped[str] = mapped_column(ForeignKey("family_participants.id"))
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The optional 6-digit join code given by phone: only its argon2id hash, and the wrong tries against it.
+    join_code_hash: Mapped[str | None] = mapped_column(String(255))
+    code_failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class ConsentKind(enum.StrEnum):
@@ -256,6 +272,22 @@ class ConsentRecord(Base):
     given_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     withdrawn_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class ConsentRefusal(Base):
+    """A family member (or their guardian) read a consent text and said no; kept, never admitted on."""
+
+    __tablename__ = "consent_refusals"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    participant_id: Mapped[str] = mapped_column(ForeignKey("family_participants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    refused_by_participant_id: Mapped[str] = mapped_column(ForeignKey("family_participants.id"))
+    text_version: Mapped[str] = mapped_column(String(32))
+    text_hash: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    refused_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class AuditEntry(Base):
