@@ -13,9 +13,11 @@
  * @typedef {'good'|'audio-only'|'no-connection'} Verdict
  *
  * @typedef {object} ProbeStats
- * @property {boolean} connected       the peer connection reached `connected`
+ * @property {boolean} connected       the peer connection reached `connected` (within 10 s)
+ * @property {number|null} connectMs   how long that took from the answer: handshakes repeat what a lossy link loses
  * @property {number|null} rttMs       median data-channel round trip; null when no ping came back
  * @property {number} lossPermille     packets lost per thousand: the worst of pings, video out and video back
+ * @property {number} pingLossPermille pings lost per thousand, one way (a ping crosses the link twice)
  * @property {number|null} jitterMs    jitter of the echoed video
  * @property {number|null} kbps        video bitrate that came back
  *
@@ -28,18 +30,23 @@
 
 /**
  * The thresholds of `verdict`. "No connection" when the path carries nothing
- * useful: no media connection at all, no ping back, or half the packets lost.
+ * useful: no media connection at all, no ping back, or half the pings lost
+ * each way (loss of the video alone does not count here: a narrow link loses
+ * video to its own queue, yet carries audio).
  * "Audio only" when video would freeze: 5% loss already breaks VP8 pictures
  * (each loss costs a keyframe round trip), 400 ms of round trip makes
- * conversation stilted, 60 ms of jitter overflows the jitter buffer, and
- * under 120 kbit/s even 320x240 video stalls while Opus needs ~32.
+ * conversation stilted, 60 ms of jitter overflows the jitter buffer,
+ * under 120 kbit/s even 320x240 video stalls while Opus needs ~32, and a
+ * handshake that needs over 3 s (on a link that does it in 0.1 s when clean)
+ * has been losing its packets.
  */
 export const THRESHOLDS = Object.freeze({
-  noConnectionLossPermille: 500,
+  noConnectionPingLossPermille: 500,
   audioOnlyLossPermille: 50,
   audioOnlyRttMs: 400,
   audioOnlyJitterMs: 60,
   audioOnlyMinKbps: 120,
+  audioOnlyConnectMs: 3000,
 });
 
 /** What the page says for each verdict (call-text.js holds the translations). */
@@ -56,13 +63,14 @@ export const VERDICT_TEXT = Object.freeze({
  * @returns {Verdict}
  */
 export function verdict(stats, limits = THRESHOLDS) {
-  if (!stats.connected || stats.rttMs === null || stats.lossPermille >= limits.noConnectionLossPermille) {
+  if (!stats.connected || stats.rttMs === null || stats.pingLossPermille >= limits.noConnectionPingLossPermille) {
     return 'no-connection';
   }
   if (stats.lossPermille >= limits.audioOnlyLossPermille
       || stats.rttMs >= limits.audioOnlyRttMs
       || (stats.jitterMs !== null && stats.jitterMs >= limits.audioOnlyJitterMs)
-      || (stats.kbps !== null && stats.kbps < limits.audioOnlyMinKbps)) {
+      || (stats.kbps !== null && stats.kbps < limits.audioOnlyMinKbps)
+      || (stats.connectMs !== null && stats.connectMs >= limits.audioOnlyConnectMs)) {
     return 'audio-only';
   }
   return 'good';
@@ -126,7 +134,7 @@ function permille(lost, expected) {
  * @property {() => number} [now]
  */
 
-const CONNECT_MS = 5000;
+const CONNECT_MS = 10_000;
 const GATHER_MS = 3000;
 const HTTP_MS = 8000;
 const PING_EVERY_MS = 100;
@@ -145,12 +153,12 @@ export async function runConnectionTest({
   sleep = defaultSleep, now = () => performance.now(),
 }) {
   /** @type {ProbeStats} */
-  const stats = { connected: false, rttMs: null, lossPermille: 1000, jitterMs: null, kbps: null };
+  const stats = { connected: false, connectMs: null, rttMs: null, lossPermille: 1000, pingLossPermille: 1000, jitterMs: null, kbps: null };
   /** @type {TestResult} */
   const result = { verdict: 'no-connection', stats, probe: null, refused: null };
   const pc = new PeerConnection({ iceServers });
   try {
-    if (videoTrack) pc.addTransceiver(videoTrack, { direction: 'sendrecv', sendEncodings: [{ maxBitrate: 500_000 }] });
+    if (videoTrack) pc.addTransceiver(videoTrack, { direction: 'sendrecv', sendEncodings: [{ maxBitrate: 300_000 }] });
     else pc.addTransceiver('video', { direction: 'recvonly' });
     // Unordered and never retransmitted: a lost ping stays lost, so pings measure loss too.
     const channel = pc.createDataChannel('probe', { ordered: false, maxRetransmits: 0 });
@@ -163,7 +171,9 @@ export async function runConnectionTest({
     }
     result.probe = answer.body.probe;
     await pc.setRemoteDescription({ type: 'answer', sdp: answer.body.sdp });
+    const answered = now();
     stats.connected = await connected(pc, channel, sleep);
+    if (stats.connected) stats.connectMs = Math.round(now() - answered);
     if (stats.connected) await measure(pc, channel, stats, seconds, sleep, now);
     result.verdict = verdict(stats);
     if (result.probe) {
@@ -268,8 +278,11 @@ async function measure(pc, channel, stats, seconds, sleep, now) {
   const receivedBack = after.packetsReceived - before.packetsReceived;
   const lostOut = after.remoteLost - before.remoteLost;
   const sentOut = after.packetsSent - before.packetsSent;
+  // A ping is lost if either crossing loses it: one way, 1 - sqrt(1 - round-trip loss).
+  const roundTrip = seq > 0 ? (seq - rtts.length) / seq : 1;
+  stats.pingLossPermille = Math.round((1 - Math.sqrt(1 - roundTrip)) * 1000);
   stats.lossPermille = Math.max(
-    permille(seq - rtts.length, seq),
+    stats.pingLossPermille,
     permille(lostBack, lostBack + receivedBack),
     permille(lostOut, sentOut),
   );
