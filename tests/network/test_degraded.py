@@ -151,3 +151,140 @@ async def test_connection_test_verdicts_match_the_shaped_link(
         "clean": "good", "20% loss each way": "audio-only", "capped at 128 kbit/s": "audio-only",
         "cut": "no-connection",
     }, server.log()[-3000:]
+
+
+# --- calls on a shaped link ------------------------------------------------------
+
+# Resolves once the video of `key`'s tile has advanced by 0.3 s of playback; bounded by waitMs.
+VIDEO_ADVANCES = """
+async ([key, waitMs]) => {
+  const deadline = performance.now() + waitMs;
+  let video = null, start = 0;
+  while (performance.now() < deadline) {
+    const found = document.querySelector(`.tile[data-key="${CSS.escape(key)}"] video`);
+    if (found !== video) { video = found; start = found ? found.currentTime : 0; }
+    if (video && video.videoWidth > 0 && !video.paused && video.currentTime > start + 0.3) return video.currentTime;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`the video of ${key} did not play within ${waitMs} ms`);
+}
+"""
+
+
+async def video_advances(page: Page, key: str, wait_ms: int = WAIT_MS) -> float:
+    return await page.evaluate(VIDEO_ADVANCES, [key, wait_ms])
+
+
+FRAMES_DECODED = """
+async (peer) => {
+  const link = window.telepractice.call.peers.get(peer);
+  if (!link) return 0;
+  let frames = 0;
+  (await link.pc.getStats()).forEach((entry) => {
+    if (entry.type === 'inbound-rtp' && entry.kind === 'video') frames += entry.framesDecoded ?? 0;
+  });
+  return frames;
+}
+"""
+
+
+async def frames_decoded(page: Page, peer: str) -> int:
+    return int(await page.evaluate(FRAMES_DECODED, peer))
+
+
+async def until_frames_grow(page: Page, peer: str, by: int, timeout: float = 40.0) -> float:
+    """Seconds until the page has decoded ``by`` more video frames from ``peer`` (bounded)."""
+    started = time.monotonic()
+    first = await frames_decoded(page, peer)
+    while time.monotonic() - started < timeout:
+        if await frames_decoded(page, peer) >= first + by:
+            return time.monotonic() - started
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no {by} new frames from {peer} within {timeout:g} s")
+
+
+async def in_call(browsers: list[Browser], prepared: PreparedSession) -> tuple[Page, Page]:
+    """The worker (client 0) and a family member (client 1) in the call, video playing both ways."""
+    worker = await open_page(browsers[0], f"/call#staff={prepared.worker_token}&session={prepared.session_id}")
+    family = await open_page(browsers[1], f"/join#invite={prepared.family[0].join_token}")
+    button = worker.locator(f'#waiting-list [data-participant="{prepared.family[0].participant_id}"] button.admit')
+    await button.click()
+    await video_advances(worker, prepared.family[0].participant_id)
+    await video_advances(family, prepared.worker_id)
+    return worker, family
+
+
+async def wait_until(page: Page, expression: str, arg: Any = None, timeout_ms: int = WAIT_MS) -> float:
+    """Waits (bounded) for a page expression to be truthy; returns the seconds it took."""
+    started = time.monotonic()
+    await page.wait_for_function(expression, arg=arg, timeout=timeout_ms)
+    return time.monotonic() - started
+
+
+async def attendance(server_env: dict[str, str], session_id: str, who: str) -> tuple[list[str], list[Any]]:
+    """The family member's attendance events (in order) and presence rows, read from the server's database."""
+    from sqlalchemy import select
+
+    from telepractice.storage.engine import make_engine, make_session_factory
+    from telepractice.storage.models import AttendanceEventRow, PresenceInterval
+
+    engine = make_engine(settings_for(server_env).database_url)
+    try:
+        async with make_session_factory(engine)() as session:
+            events = (await session.execute(
+                select(AttendanceEventRow).where(AttendanceEventRow.session_id == session_id,
+                                                 AttendanceEventRow.participant_id == who)
+                .order_by(AttendanceEventRow.at))).scalars().all()
+            presences = (await session.execute(
+                select(PresenceInterval).where(PresenceInterval.session_id == session_id,
+                                               PresenceInterval.participant_id == who))).scalars().all()
+        return [event.event for event in events], list(presences)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_call_survives_a_five_second_cut_and_attendance_shows_no_departure(
+    network: ShapedNetwork, browsers: list[Browser], prepared: PreparedSession, server: RunningServer,
+    server_env: dict[str, str],
+) -> None:
+    worker, family = await in_call(browsers, prepared)
+    family_id = prepared.family[0].participant_id
+    network.cut(network.clients[1])
+    await asyncio.sleep(1.0)
+    during = await frames_decoded(worker, family_id)
+    await asyncio.sleep(4.0)
+    stalled = await frames_decoded(worker, family_id) - during
+    network.clear(network.clients[1])
+    worker_sees = await until_frames_grow(worker, family_id, 10)
+    family_sees = await until_frames_grow(family, prepared.worker_id, 10)
+    await video_advances(worker, family_id, 40_000)
+    sockets = await family.evaluate("() => window.telepractice.client.connections")
+    events, presences = await attendance(server_env, prepared.session_id, family_id)
+    print(f"\n5 s cut: {stalled} frames decoded in its last 4 s; 10 new frames at the worker {worker_sees:.1f} s "
+          f"and at the family {family_sees:.1f} s after the link came back; family sockets opened {sockets}; "
+          f"attendance events {events}")
+    assert stalled <= 5, "the cut did not stop the video: the link was not cut"
+    assert "left" not in events and "removed" not in events
+    assert len(presences) == 1 and presences[0].ended_at is None and presences[0].end_reason is None
+    if sockets == 1:
+        assert events == ["admitted"], "the socket survived, so the presence must be unbroken"
+    else:
+        assert "dropped" in events and events[-1] == "reconnected", "a dropped socket must come back as a drop"
+
+
+async def test_sustained_loss_pauses_video_and_it_comes_back_when_the_loss_clears(
+    network: ShapedNetwork, browsers: list[Browser], prepared: PreparedSession, server: RunningServer,
+) -> None:
+    worker, family = await in_call(browsers, prepared)
+    family_id = prepared.family[0].participant_id
+    network.shape(network.clients[1], loss_percent=25)
+    to_audio = await wait_until(family, "() => window.telepractice.quality.audioOnly", timeout_ms=40_000)
+    told = await wait_until(worker, "(id) => window.telepractice.people.get(id)?.video === false", family_id)
+    status = await family.locator("#status").text_content()
+    network.clear(network.clients[1])
+    back = await wait_until(family, "() => !window.telepractice.quality.audioOnly", timeout_ms=40_000)
+    await wait_until(worker, "(id) => window.telepractice.people.get(id)?.video === true", family_id)
+    await video_advances(worker, family_id, 40_000)
+    print(f"\n25% loss: audio only after {to_audio:.1f} s (the worker told {told:.1f} s later); "
+          f"video back {back:.1f} s after the loss cleared")
+    assert status and "weak" in status

@@ -10,6 +10,7 @@ import * as protocol from './protocol.js';
 import { SignalingClient, signalingUrl } from './protocol.js';
 import { language, t } from './call-text.js';
 import { storeCredentials, takeCredentials } from './credentials.js';
+import { QualityWatch } from './quality.js';
 
 /** @typedef {import('./protocol.js').ParticipantView} ParticipantView */
 
@@ -152,14 +153,21 @@ async function main() {
   });
   client.on('resume-token', (resume) => storeCredentials({ ...credentials, resume }));
   const call = new Call({ client, localStream });
+  // On a weak connection video steps down, then pauses, and comes back by itself (quality.js).
+  const quality = new QualityWatch({ call });
   // Tests drive the page through these, as the buttons would; nothing secret is reachable here that a page script could not reach anyway.
-  Object.assign(window, { telepractice: { client, call, people, startedAt } });
+  Object.assign(window, { telepractice: { client, call, people, startedAt, quality } });
 
   const local = tileFor('self', t('you'), true);
   local.video.srcObject = localStream;
   play(local.video);
 
-  const sendMedia = () => client.send(protocol.mediaState(media));
+  // While quality.js has paused the video, the others see the camera as off, and why in the status line.
+  const sendMedia = () => client.send(protocol.mediaState({ ...media, video: media.video && !quality.audioOnly }));
+  quality.on('audio-only', (paused) => {
+    showStatus(t(paused ? 'weakConnection' : 'videoBack'));
+    sendMedia();
+  });
   const renderControls = () => {
     micButton.textContent = media.audio ? t('micOn') : t('micOff');
     micButton.setAttribute('aria-pressed', String(!media.audio));
@@ -274,6 +282,7 @@ async function main() {
   /** @param {string} text */
   function finish(text) {
     storeCredentials(null); // over for this page: a reload must not rejoin
+    quality.stop();
     call.close();
     for (const track of localStream.getTracks()) track.stop();
     controls.hidden = true;

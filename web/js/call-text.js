@@ -41,6 +41,8 @@ export const TEXT = {
     talkAlone: 'Talk alone',
     together: 'Back to everyone',
     inSideRoom: 'You are talking in a smaller group.',
+    weakConnection: 'Your connection is weak, so your video is paused. Everyone can still hear you.',
+    videoBack: 'Your connection is better: your video is back.',
   },
   pt: {
     connecting: 'A ligar…',
@@ -77,6 +79,8 @@ export const TEXT = {
     talkAlone: 'Falar a sós',
     together: 'Voltar a todos',
     inSideRoom: 'Está a falar num grupo mais pequeno.',
+    weakConnection: 'A sua ligação está fraca, por isso o seu vídeo está em pausa. Todos continuam a ouvi-lo.',
+    videoBack: 'A sua ligação melhorou: o seu vídeo voltou.',
   },
 };
 
