@@ -19,8 +19,13 @@ from telepractice.crypto.case_keys import reapply_erasures
 from telepractice.crypto.keyring import Keyring
 from telepractice.http import add_security_headers, problem_details
 from telepractice.openapi import ApiRoutes, openapi_document
+from telepractice.sessions.alert_routes import alert_routes
 from telepractice.sessions.attendance_service import AttendanceService
+from telepractice.sessions.evaluation_routes import evaluation_routes
+from telepractice.sessions.join_routes import join_routes
 from telepractice.sessions.routes import session_routes
+from telepractice.sessions.schedule_routes import schedule_routes
+from telepractice.sessions.session_clock import session_clock_context
 from telepractice.signaling.probe_routes import probe_context, probe_routes
 from telepractice.signaling.service import close_sockets, signaling_context
 from telepractice.signaling.websocket import signaling_routes
@@ -32,7 +37,7 @@ WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 
 system_routes = ApiRoutes("system")
 ROUTE_SETS: tuple[ApiRoutes, ...] = (system_routes, auth_routes, staff_routes, case_routes, session_routes, signaling_routes,
-                                      probe_routes)
+                                      probe_routes, alert_routes, evaluation_routes, schedule_routes, join_routes)
 
 
 @system_routes.route("GET", "/healthz", summary="Whether the server and its database are up",
@@ -116,6 +121,7 @@ def create_app(settings: Settings) -> web.Application:
     # Signalling: the rooms and their timer after the database and keys; sockets closed before handlers are awaited.
     app.cleanup_ctx.append(signaling_context)
     app.on_shutdown.append(close_sockets)
+    app.cleanup_ctx.append(session_clock_context)  # after signalling: it warns the hosts of its rooms
     app.cleanup_ctx.append(probe_context)  # after signalling: its doorkeeper checks the tokens
     app.on_response_prepare.append(add_security_headers)
     for routes in ROUTE_SETS:

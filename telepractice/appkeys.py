@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from telepractice.auth.signing_keys import SigningKeyring
     from telepractice.config import Settings
     from telepractice.crypto.keyring import Keyring
+    from telepractice.sessions.session_clock import SessionClock
     from telepractice.signaling.service import EventsHook, SignalingService, Timings
     from telepractice.signaling.probe import ProbeService
     from telepractice.storage.engine import SessionFactory
@@ -27,6 +28,9 @@ AUDIT = web.AppKey("audit", "AuditLog")
 SIGNALING = web.AppKey("signaling", "SignalingService")
 SIGNALING_TIMINGS = web.AppKey("signaling_timings", "Timings")
 ATTENDANCE_EVENTS = web.AppKey("attendance_events", "EventsHook")
+
+# Sessions (issue 4): the clock that warns hosts five minutes before a session's planned end.
+SESSION_CLOCK = web.AppKey("session_clock", "SessionClock")
 
 # Connection tests (issue 6): the aiortc peers that echo a page's media before it joins.
 PROBES = web.AppKey("probes", "ProbeService")

@@ -31,6 +31,7 @@ from telepractice.sessions.attendance import (
     minutes,
 )
 from telepractice.sessions.attendance_store import EndedHook, presence_of, record
+from telepractice.sessions.record_parts import record_parts
 from telepractice.sessions.scheduling import planned_end
 from telepractice.storage.engine import SessionFactory
 from telepractice.storage.models import (
@@ -124,7 +125,7 @@ def build_record(
         "participants": participants,
         "late": [p["id"] for p in participants if p["late"]],
         "absent": [p["id"] for p in participants if p["attendance"] == DID_NOT_ATTEND],
-        # Filled once the safety signal and the evaluation exist; empty, not missing, until then.
+        # Filled from their own tables by finish_session and refresh_record_parts (record_parts.py).
         "safety_alerts": [],
         "evaluation_answers": [],
         "notes": notes,
@@ -214,6 +215,7 @@ async def finish_session(
         people = await _people(session, cipher, scheduled, who)
         built = build_record(scheduled, case.reference, people, await _expected(session, scheduled),
                              presences, ended_at, notes)
+        built.update(await record_parts(session, cipher, session_id))
         session.add(SessionRecord(
             session_id=session_id,
             case_id=case.id,
@@ -252,6 +254,17 @@ async def set_notes(session: AsyncSession, keyring: Keyring, session_id: str, no
     document["notes"] = notes
     row.record_enc = seal_record(cipher, session_id, document)
     return dict(document)
+
+
+async def refresh_record_parts(session: AsyncSession, keyring: Keyring, session_id: str) -> None:
+    """Bring a built record's safety alerts and evaluation answers up to date; nothing before it is built."""
+    row = await session.get(SessionRecord, session_id, with_for_update=True)
+    if row is None:
+        return
+    cipher = await open_case(session, keyring, row.case_id)
+    document = json.loads(cipher.decrypt("session_records", "record", session_id, row.record_enc))
+    document.update(await record_parts(session, cipher, session_id))
+    row.record_enc = seal_record(cipher, session_id, document)
 
 
 async def finish_abandoned_sessions(

@@ -218,3 +218,8 @@ class UnknownAlert(SignalingProtocolError):
 class HelpLimited(SignalingUserError):
     status, code = 429, "help-limited"
     title = "Help was asked for many times in a short while; staff already have the earlier requests."
+
+
+class JoinCodeRequired(SignalingProtocolError):
+    status, code, title = 401, "join-code-required", "This link needs its join code first (POST /api/join/code)."
+    close_code = CloseCode.NOT_AUTHENTICATED

@@ -29,6 +29,7 @@ from telepractice.crypto.case_keys import open_case
 from telepractice.crypto.keyring import Keyring
 from telepractice.sessions.consent import consent_on_record
 from telepractice.sessions.invites import GRACE_AFTER_END, JOIN_AUDIENCE
+from telepractice.sessions.join import CODE_CLAIM, CODE_VERIFIED
 from telepractice.sessions.scheduling import planned_end
 from telepractice.signaling import errors
 from telepractice.signaling.participant import Identity, Role
@@ -85,13 +86,15 @@ class Doorkeeper:
         if requested_session is not None and requested_session != session_id:
             raise errors.WrongRoom()
         if audience == JOIN_AUDIENCE:
-            return await self._family(claims["sub"], session_id, invite_id=claims["jti"])
+            code_given = claims.get(CODE_CLAIM) == CODE_VERIFIED
+            return await self._family(claims["sub"], session_id, invite_id=claims["jti"], code_given=code_given)
         role = claims.get("role")
         if role == Role.FAMILY:
             invite_id = claims.get("invite")
             if not isinstance(invite_id, str):
                 raise errors.NotAuthenticated("The resume token does not name an invite.")
-            return await self._family(claims["sub"], session_id, invite_id=invite_id)
+            # A resume token is only handed out after a hello that passed the join-code check.
+            return await self._family(claims["sub"], session_id, invite_id=invite_id, code_given=True)
         if role in (Role.HOST, Role.STAFF):
             return await self._staff(claims["sub"], session_id, expected_role=Role(role))
         raise errors.NotAuthenticated("The resume token does not name a role.")
@@ -131,13 +134,17 @@ class Doorkeeper:
         identity = Identity(staff_id, session_id, role, member.display_name)
         return Admission(identity, _ends_at(scheduled))
 
-    async def _family(self, participant_id: str, session_id: str, invite_id: str) -> Admission:
+    async def _family(self, participant_id: str, session_id: str, invite_id: str, code_given: bool) -> Admission:
         async with self.db() as session:
             invite = await session.get(SessionInvite, invite_id)
             if invite is None or invite.session_id != session_id or invite.participant_id != participant_id:
                 raise errors.NotAuthenticated("The link is not one this server issued.")
             if invite.revoked_at is not None:
                 raise errors.NotAuthenticated("The link was replaced by a newer one or withdrawn.")
+            if invite.locked_at is not None:
+                raise errors.NotAuthenticated("The link is locked after too many wrong join codes.")
+            if invite.join_code_hash is not None and not code_given:
+                raise errors.JoinCodeRequired()
             scheduled = await _open_session(session, session_id)
             person = await session.get(FamilyParticipant, participant_id)
             if person is None or person.case_id != scheduled.case_id:

@@ -161,6 +161,11 @@ def help_acknowledged(alert: str, participant: str, by: str, pending: int) -> Me
     return _message("help-acknowledged", alert=alert, participant=participant, by=by, pending=pending)
 
 
+def time_warning(planned_end: str, minutes_left: int) -> Message:
+    """To the host: the session's planned end is near (sent once, five minutes before it)."""
+    return _message("time-warning", planned_end=planned_end, minutes_left=minutes_left)
+
+
 def ping(nonce: int) -> Message:
     return _message("ping", nonce=nonce)
 
@@ -203,6 +208,7 @@ OUTBOUND_TYPES = (
     "replaced",
     "help-requested",
     "help-acknowledged",
+    "time-warning",
     "ping",
     "pong",
     "error",

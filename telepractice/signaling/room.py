@@ -222,6 +222,14 @@ class Room:
         self.state = RoomState.ENDED
         self._event(EventKind.ENDED, now, reason=reason)
 
+    def tell_host(self, message: outbound.Message) -> bool:
+        """A message from the sessions layer (a time warning) to the host; False when the host is not in the call."""
+        host = self._roster.host
+        if self.state is RoomState.ENDED or host is None or not host.in_call or host.peer is None:
+            return False
+        self._roster.send(host, message)
+        return True
+
     def take_events(self) -> list[RoomEvent]:
         """The events since the last call, oldest first, for the attendance record."""
         events, self._events = self._events, []

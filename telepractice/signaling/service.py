@@ -18,9 +18,12 @@ from typing import Protocol
 
 from aiohttp import web
 
-from telepractice.appkeys import ATTENDANCE_EVENTS, DB, KEYRING, SETTINGS, SIGNALING, SIGNALING_TIMINGS, SIGNING_KEYS
+from telepractice.appkeys import ATTENDANCE_EVENTS, AUDIT, DB, KEYRING, SETTINGS, SIGNALING, SIGNALING_TIMINGS, SIGNING_KEYS
 from telepractice.config import Settings
+from telepractice.sessions.safety_alerts import safety_hook
+from telepractice.signaling import errors
 from telepractice.signaling.errors import CloseCode
+from telepractice.signaling.help_desk import SafetyEvent
 from telepractice.signaling.identity import Doorkeeper
 from telepractice.signaling.messages import HELLO_TIMEOUT_SECONDS, PING_INTERVAL_SECONDS, SILENCE_TIMEOUT_SECONDS
 from telepractice.signaling.registry import RoomRegistry
@@ -30,6 +33,7 @@ from telepractice.signaling.turn import TurnConfig
 log = logging.getLogger("telepractice.signaling")
 
 EventsHook = Callable[[str, list[RoomEvent]], Awaitable[None]]
+SafetyHook = Callable[[str, list[SafetyEvent]], Awaitable[None]]
 # Long enough for a client to answer the close frame, short enough not to hold a restart up.
 SHUTDOWN_CLOSE_SECONDS = 5.0
 
@@ -52,6 +56,13 @@ class LiveConnection(Protocol):
     def close(self, code: int, reason: str) -> None: ...
 
     async def wait_closed(self) -> None: ...
+
+
+async def log_safety(room_id: str, events: list[SafetyEvent]) -> None:
+    """The default safety hook, for a service without a database: every alert logged, ids only."""
+    for event in events:
+        log.warning("room %s: safety alert %s %s participant=%s", room_id, event.alert_id, event.kind,
+                    event.participant_id)
 
 
 async def log_events(room_id: str, events: list[RoomEvent]) -> None:
@@ -78,11 +89,13 @@ class SignalingService:
         timings: Timings | None = None,
         on_events: EventsHook = log_events,
         turn: TurnConfig | None = None,
+        on_safety: SafetyHook = log_safety,
     ) -> None:
         self.doorkeeper = doorkeeper
         self.timings = timings or Timings()
         self.registry = registry or RoomRegistry(grace=self.timings.reconnect_grace)
         self.on_events = on_events
+        self.on_safety = on_safety
         self.turn = turn
         self.connections: set[LiveConnection] = set()
 
@@ -92,8 +105,14 @@ class SignalingService:
         return time.monotonic()
 
     async def report(self, room: Room) -> None:
-        """Hand what the room recorded since the last call to the attendance hook."""
-        events = room.take_events()
+        """Hand what the room recorded since the last call to the safety and attendance hooks."""
+        safety, events = room.take_safety_events(), room.take_events()
+        if safety:
+            try:
+                # Before attendance: a session ended in the same breath is recorded with its alerts.
+                await self.on_safety(room.room_id, safety)
+            except Exception:
+                log.exception("the safety hook failed for room %s", room.room_id)
         if not events:
             return
         try:
@@ -108,6 +127,17 @@ class SignalingService:
         if room is not None:
             room.set_consent(participant_id, consent_ok, self.now())
             await self.report(room)
+
+    async def help_acknowledged(self, room_id: str, alert_id: str, staff_id: str) -> None:
+        """Staff acknowledged an alert through the API: tell the staff still in the call."""
+        room = self.registry.get(room_id)
+        if room is None:
+            return
+        try:
+            room.acknowledge_help(alert_id, staff_id, self.now())
+        except errors.UnknownAlert:
+            return  # asked for in a room this server has since forgotten
+        await self.report(room)
 
     async def end_session(self, room_id: str) -> None:
         """The sessions layer ended or cancelled the session: close it for everyone, waiting room included."""
@@ -152,6 +182,7 @@ async def signaling_context(app: web.Application) -> AsyncIterator[None]:
         timings=app.get(SIGNALING_TIMINGS),
         on_events=app.get(ATTENDANCE_EVENTS, log_events),
         turn=turn_config(settings),
+        on_safety=safety_hook(app[DB], app[KEYRING], app[AUDIT]),
     )
     app[SIGNALING] = service
     expiry = asyncio.create_task(service.expire_forever())

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -377,3 +378,37 @@ class ConnectionTest(Base):
     loss_permille: Mapped[int | None] = mapped_column(Integer)
     jitter_ms: Mapped[int | None] = mapped_column(Integer)
     kbps: Mapped[int | None] = mapped_column(Integer)
+
+
+# --- Safety alerts and evaluations (issue 4) --------------------------------
+
+
+class SafetyAlert(Base):
+    """A family member asked for help during a session; its id is the one the room gave the alert."""
+
+    __tablename__ = "safety_alerts"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(ForeignKey("case_sessions.id"), index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    participant_id: Mapped[str] = mapped_column(ForeignKey("family_participants.id"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(ForeignKey("staff_members.id"))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class EvaluationAnswer(Base):
+    """A family member's three answers after a session; one per participant and session."""
+
+    __tablename__ = "evaluation_answers"
+    __table_args__ = (UniqueConstraint("session_id", "participant_id"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(ForeignKey("case_sessions.id"), index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    participant_id: Mapped[str] = mapped_column(ForeignKey("family_participants.id"))
+    usefulness: Mapped[int] = mapped_column(Integer)
+    comfort: Mapped[int] = mapped_column(Integer)
+    comment_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    language: Mapped[str] = mapped_column(String(8))
+    answered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -391,6 +391,7 @@ def test_every_outbound_builder_makes_a_versioned_message_of_a_listed_type() -> 
         outbound.replaced(),
         outbound.help_requested("alert-1", {"id": "p-1"}, 1),
         outbound.help_acknowledged("alert-1", "p-1", "staff-1", 0),
+        outbound.time_warning("2026-11-23T21:00:00+00:00", 5),
         outbound.ping(1),
         outbound.pong(1),
         outbound.error(refused("[]")),

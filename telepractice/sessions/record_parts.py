@@ -1,0 +1,72 @@
+"""The parts of a session record that arrive on their own: safety alerts and evaluation answers.
+
+Both can come after the record was built (an alert acknowledged the next
+morning, an evaluation answered at home an hour later), so the record reads
+them from their tables when it is built and again each time one changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from telepractice.crypto.case_keys import CaseCipher
+from telepractice.storage.models import EvaluationAnswer, SafetyAlert
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def alert_view(row: SafetyAlert) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "session_id": row.session_id,
+        "participant_id": row.participant_id,
+        "at": _iso(row.at),
+        "acknowledged": row.acknowledged_at is not None,
+        "acknowledged_by": row.acknowledged_by,
+        "acknowledged_at": _iso(row.acknowledged_at),
+    }
+
+
+async def safety_alerts_of(session: AsyncSession, session_id: str) -> list[dict[str, Any]]:
+    """Every help a family member asked for in the session, oldest first."""
+    rows = (
+        await session.execute(
+            select(SafetyAlert).where(SafetyAlert.session_id == session_id).order_by(SafetyAlert.at, SafetyAlert.id)
+        )
+    ).scalars()
+    return [alert_view(row) for row in rows]
+
+
+async def evaluation_answers_of(session: AsyncSession, cipher: CaseCipher, session_id: str) -> list[dict[str, Any]]:
+    """Every family member's answers to the evaluation of the session, comments decrypted."""
+    rows = (
+        await session.execute(
+            select(EvaluationAnswer).where(EvaluationAnswer.session_id == session_id)
+            .order_by(EvaluationAnswer.answered_at, EvaluationAnswer.id)
+        )
+    ).scalars()
+    return [
+        {
+            "participant_id": row.participant_id,
+            "usefulness": row.usefulness,
+            "comfort": row.comfort,
+            "comment": cipher.decrypt_optional("evaluation_answers", "comment", row.id, row.comment_enc),
+            "language": row.language,
+            "answered_at": _iso(row.answered_at),
+        }
+        for row in rows
+    ]
+
+
+async def record_parts(session: AsyncSession, cipher: CaseCipher, session_id: str) -> dict[str, Any]:
+    """The ``safety_alerts`` and ``evaluation_answers`` of a session record, as they stand."""
+    return {
+        "safety_alerts": await safety_alerts_of(session, session_id),
+        "evaluation_answers": await evaluation_answers_of(session, cipher, session_id),
+    }
