@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -196,6 +198,9 @@ class Options:
     step_seconds: float
     latency_seconds: float
     max_rate: int
+    idle_step_seconds: float = 90.0
+    profile: bool = False
+    server_gc_off: bool = False
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -212,6 +217,28 @@ class Round:
         self.system, self.server, self.workers, self.people, self.options = system, server, workers, people, options
         self.figures: dict[str, float] = {}
 
+    @contextlib.contextmanager
+    def profiled(self, phase: str):
+        """With --profile, py-spy samples the telepractice server through this phase (collapsed stacks)."""
+        if not self.options.profile or self.system != "telepractice":
+            yield
+            return
+        out = RESULTS / f"profile-{phase}.txt"
+        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(self.server.pid),
+                                "--format", "raw", "--rate", "200", "--output", str(out), "--nonblocking"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        try:
+            yield
+        finally:
+            spy.send_signal(signal.SIGINT)
+            try:
+                spy.wait(30)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+            if out.exists():
+                (RESULTS / f"profile-{phase}-top.txt").write_text(profile_summary(out.read_text()))
+
     def measure(self, command: str, args: list[dict], timeout: float = 300.0) -> tuple[list[dict], float, float, float]:
         """Run a command; its answers, the wall time, the server's and the load client's CPU seconds."""
         server_cpu, client_cpu, began = cpu_seconds(self.server.pid), self.workers.cpu(), time.monotonic()
@@ -222,16 +249,19 @@ class Round:
     def run(self) -> dict[str, float]:
         o = self.options
         pairs = split(self.people["pairs"], o.workers)
-        self.workers.each("connect_pairs", [{"group": "pairs", "pairs": p, "concurrency": 50} for p in pairs])
+        connected = self.workers.each("connect_pairs", [{"group": "pairs", "pairs": p, "concurrency": 50} for p in pairs])
+        self.figures["pairs in the call"] = sum(r["ready"] for r in connected)
         for kind, size in (("offer", 4096), ("candidate", 200)):
             for label, rate in (("light", o.light), ("heavy", o.heavy)):
                 self.latency(kind, size, label, rate)
         for kind, size in (("offer", 4096), ("candidate", 200)):
-            self.saturation(kind, size)
+            with self.profiled(f"saturation-{kind}"):
+                self.saturation(kind, size)
         self.workers.all("close_group", {"group": "pairs"})
         time.sleep(1.0)
+        self.storm()  # before the idle connections, so it never meets the server still closing thousands
+        time.sleep(1.0)
         self.idle()
-        self.storm()
         return self.figures
 
     def timed_load(self, mode: str, senders: str, kind: str, size: int, rate: float, seconds: float):
@@ -299,30 +329,55 @@ class Round:
         idle = self.people["idle"]
         base = rss_bytes(self.server.pid)
         held = 0
+        total = 0
         for target in o.idle_steps:
             batch = idle[held:target]
-            results, seconds, _, _ = self.measure(
-                "connect", [{"group": "idle", "people": p, "concurrency": 100} for p in split(batch, o.workers)])
-            failures = sum(r["failures"] for r in results)
-            held = target
+            with self.profiled(f"idle-{target}"):
+                results, seconds, _, _ = self.measure("connect", [
+                    {"group": "idle", "people": p, "concurrency": 100, "seconds": o.idle_step_seconds}
+                    for p in split(batch, o.workers)])
+            opened = len(batch) - sum(r["failures"] for r in results)
+            held, total = target, total + opened
             time.sleep(1.0)
-            self.figures[f"idle {target} held"] = target - failures
-            self.figures[f"idle {target} KB/conn"] = (rss_bytes(self.server.pid) - base) / target / 1024
-            self.figures[f"idle {target} connects/s"] = len(batch) / seconds
+            self.figures[f"idle {target} held"] = total
+            self.figures[f"idle {target} KB/conn"] = (rss_bytes(self.server.pid) - base) / max(1, total) / 1024
+            self.figures[f"idle {target} connects/s"] = opened / seconds
         before, began = cpu_seconds(self.server.pid), time.monotonic()
         time.sleep(5.0)
-        self.figures[f"idle {held} server CPU %"] = 100 * (cpu_seconds(self.server.pid) - before) / (time.monotonic() - began)
+        self.figures[f"idle {held} step server CPU %"] = 100 * (cpu_seconds(self.server.pid) - before) / (time.monotonic() - began)
         self.workers.all("close_group", {"group": "idle"}, timeout=120)
         time.sleep(1.0)
 
     def storm(self) -> None:
         rooms = self.people["storm"]
         start_at = time.monotonic() + 0.5
-        results = self.workers.each("storm", [{"rooms": r, "start_at": start_at, "size": self.options.storm_size}
-                                              for r in split(rooms, self.options.workers)], timeout=120)
+        with self.profiled("storm"):
+            results = self.workers.each("storm", [{"rooms": r, "start_at": start_at, "size": self.options.storm_size}
+                                                  for r in split(rooms, self.options.workers)], timeout=120)
         self.figures["storm all done s"] = max(r["seconds"] for r in results)
         self.figures["storm failures"] = sum(r["failures"] for r in results)
         self.workers.all("close_group", {"group": "storm"})
+
+
+def profile_summary(raw: str, top: int = 40) -> str:
+    """py-spy's collapsed stacks as the functions with most samples: inclusive (anywhere on the stack) and self."""
+    inclusive: collections.Counter[str] = collections.Counter()
+    own: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].split("/")[-1] + ")" for f in stack.split(";")]
+        for frame in set(frames):
+            inclusive[frame] += n
+        own[frames[-1]] += n
+    lines = [f"{total} samples", "", "inclusive %  function"]
+    lines += [f"{100 * n / total:10.1f}  {f}" for f, n in inclusive.most_common(top)]
+    lines += ["", "self %  function"] + [f"{100 * n / total:6.1f}  {f}" for f, n in own.most_common(top)]
+    return "\n".join(lines)
 
 
 def o_workers(round_: Round) -> int:
@@ -391,8 +446,11 @@ def run_system(system: str, options: Options, work: Path, python: str, seeded: d
     for round_no in range(options.rounds):
         if system == "telepractice":
             port = telepractice_port  # the seeded public origin names this port
-            server = start(system, [python, "-m", "telepractice", "serve"], telepractice_env(work / "data", port),
-                           port, work)
+            argv = [python, "-m", "telepractice", "serve"]
+            if options.server_gc_off:  # an experiment: how much of telepractice's cost is the cyclic collector
+                argv = [python, "-c", "import gc, runpy, sys; gc.disable(); sys.argv = ['telepractice', 'serve']; "
+                                      "runpy.run_module('telepractice', run_name='__main__')"]
+            server = start(system, argv, telepractice_env(work / "data", port), port, work)
             spec = {"system": system, "port": port, "origin": f"http://localhost:{port}"}
             people = telepractice_people(seeded, options, round_no, total_idle)
         elif system == "relay":
@@ -410,7 +468,9 @@ def run_system(system: str, options: Options, work: Path, python: str, seeded: d
             began = time.monotonic()
             figures = Round(system, server, workers, people, options).run()
             figures["server RSS at end MB"] = rss_bytes(server.pid) / 2**20
-            print(f"  {system} round {round_no + 1}: {time.monotonic() - began:.0f} s", flush=True)
+            figures["machine load average"] = os.getloadavg()[0]
+            print(f"  {system} round {round_no + 1}: {time.monotonic() - began:.0f} s, load average "
+                  f"{os.getloadavg()[0]:.1f}", flush=True)
             rounds.append(figures)
         finally:
             workers.stop()
@@ -474,6 +534,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-browser", action="store_true")
     p.add_argument("--skip-database", action="store_true")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, data)")
+    p.add_argument("--profile", action="store_true", help="py-spy the telepractice server: bench/results/profile-*")
+    p.add_argument("--experiment-gc-off", action="store_true",
+                   help="run telepractice with the cyclic garbage collector disabled (to measure its share)")
+    p.add_argument("--idle", default="", help="idle connection steps, e.g. 1000,5000,10000")
     return p.parse_args(argv)
 
 
@@ -488,7 +552,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         options = Options(rounds=args.rounds, workers=args.workers, pairs=500, light=200, heavy=2000,
                           idle_steps=(1000, 5000, 10000), storm_rooms=125, storm_size=4096, step_seconds=2.0,
-                          latency_seconds=3.0, max_rate=45000)
+                          latency_seconds=2.5, max_rate=45000, idle_step_seconds=30.0)
+    if args.idle:
+        options = dataclasses.replace(options, idle_steps=tuple(int(x) for x in args.idle.split(",")))
+    options = dataclasses.replace(options, profile=args.profile, server_gc_off=args.experiment_gc_off)
     if max(options.idle_steps) + 200 > hard:
         print(f"warning: the open-files limit is {hard}; idle connections may fail", file=sys.stderr)
     RESULTS.mkdir(exist_ok=True)
@@ -527,8 +594,22 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
         else:
             print(f"work directory kept: {work}")
-    print(f"\ndone in {report['seconds']} s; figures in {RESULTS / 'latest.json'}")
+    (RESULTS / "latest.md").write_text(markdown(report))
+    print(f"\ndone in {report['seconds']} s; figures in {RESULTS / 'latest.json'} and latest.md")
     return 0
+
+
+def markdown(report: dict) -> str:
+    """Every table of a report, for bench/README.md."""
+    parts = [f"Measured {report['date']} on {report['machine']}, in {report.get('seconds', '?')} s."]
+    if "signalling" in report:
+        systems = list(report["signalling_rounds"])
+        parts.append(table(report["signalling"], systems))
+    if report.get("video"):
+        parts.append(table(report["video"], ["telepractice"]))
+    if report.get("database"):
+        parts.append(table(report["database"], list(next(iter(report["database"].values())).keys())))
+    return "\n\n".join(parts) + "\n"
 
 
 def machine() -> str:
