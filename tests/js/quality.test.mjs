@@ -24,11 +24,12 @@ test('assess: loss and round trip against the thresholds', () => {
   assert.equal(assess({ lossPermille: null, rttMs: null }), 'unknown');
 });
 
-test('one poor sample changes nothing; two step down; sustained loss ends in audio only', () => {
-  assert.deepEqual(run(['poor', 'good', 'poor', 'good']), ['full', 'full', 'full', 'full']);
-  assert.deepEqual(run(['poor', 'poor']), ['full', 'reduced']);
-  assert.deepEqual(run(['poor', 'poor', 'poor', 'poor']), ['full', 'reduced', 'reduced', 'audio-only']);
-  assert.deepEqual(run(['bad', 'bad']), ['full', 'audio-only']);
+test('a poor moment changes nothing; three poor samples step down; sustained loss ends in audio only', () => {
+  assert.deepEqual(run(['poor', 'poor', 'good', 'poor']), ['full', 'full', 'full', 'full']);
+  assert.deepEqual(run(['poor', 'poor', 'poor']), ['full', 'full', 'reduced']);
+  assert.deepEqual(run(['poor', 'poor', 'poor', 'poor', 'poor', 'poor']),
+    ['full', 'full', 'reduced', 'reduced', 'reduced', 'audio-only']);
+  assert.deepEqual(run(['bad', 'bad', 'bad']), ['full', 'full', 'audio-only']);
 });
 
 test('video comes back a step at a time after good samples; unknown ones change nothing', () => {
@@ -42,4 +43,5 @@ test('sample: the worst of loss out (reported by the far end) and loss in', () =
   assert.deepEqual(sample(before, { sent: 200, lostOut: 20, received: 195, lostIn: 5, rttMs: 30 }),
     { lossPermille: 200, rttMs: 30 });
   assert.deepEqual(sample(before, before), { lossPermille: null, rttMs: null });
+  assert.deepEqual(sample(before, { ...before, sent: 110, lostOut: 5 }).lossPermille, null, 'too few packets to judge');
 });

@@ -288,3 +288,34 @@ async def test_sustained_loss_pauses_video_and_it_comes_back_when_the_loss_clear
     print(f"\n25% loss: audio only after {to_audio:.1f} s (the worker told {told:.1f} s later); "
           f"video back {back:.1f} s after the loss cleared")
     assert status and "weak" in status
+
+
+async def test_the_waiting_room_test_on_a_narrow_link_starts_the_call_with_audio_only_and_keeps_the_result(
+    network: ShapedNetwork, browsers: list[Browser], prepared: PreparedSession, server: RunningServer,
+    server_env: dict[str, str],
+) -> None:
+    from telepractice.sessions.connection_tests import connection_tests_of
+    from telepractice.storage.engine import make_engine, make_session_factory
+
+    family_id = prepared.family[0].participant_id
+    network.apply(network.clients[1], shaped_link.Shape(rate_kbit=128, limit_packets=40))
+    worker = await open_page(browsers[0], f"/call#staff={prepared.worker_token}&session={prepared.session_id}")
+    family = await open_page(browsers[1], f"/join#invite={prepared.family[0].join_token}")
+    tested = await wait_until(family, "() => window.telepractice?.connectionTest", timeout_ms=40_000)
+    result = await family.evaluate("() => window.telepractice.connectionTest")
+    note = await family.locator("#connection-test").text_content()
+    print(f"\nwaiting-room test on 128 kbit/s: {result['verdict']} after {tested:.1f} s, {result['stats']}")
+    assert result["verdict"] == "audio-only" and note and "audio only" in note
+    await worker.locator(f'#waiting-list [data-participant="{family_id}"] button.admit').click()
+    await wait_until(worker, "(id) => window.telepractice.people.get(id)?.video === false", family_id)
+    assert await family.evaluate("() => window.telepractice.quality.audioOnly")
+    engine = make_engine(settings_for(server_env).database_url)
+    try:
+        rows = await connection_tests_of(make_session_factory(engine), prepared.session_id)
+    finally:
+        await engine.dispose()
+    assert [(row.participant_id, row.verdict) for row in rows] == [(family_id, "audio-only")]
+    network.clear(network.clients[1])
+    back = await wait_until(worker, "(id) => window.telepractice.people.get(id)?.video === true", family_id, 40_000)
+    await video_advances(worker, family_id, 40_000)
+    print(f"video came back {back:.1f} s after the link was cleared")

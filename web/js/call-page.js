@@ -11,6 +11,7 @@ import { SignalingClient, signalingUrl } from './protocol.js';
 import { language, t } from './call-text.js';
 import { storeCredentials, takeCredentials } from './credentials.js';
 import { QualityWatch } from './quality.js';
+import { runConnectionTest } from './connection-test.js';
 
 /** @typedef {import('./protocol.js').ParticipantView} ParticipantView */
 
@@ -24,6 +25,7 @@ function element(id) {
 }
 
 const status = element('status');
+const connectionNote = element('connection-test');
 const tiles = element('tiles');
 const waitingSection = element('waiting');
 const waitingList = element('waiting-list');
@@ -301,7 +303,34 @@ async function main() {
     endButton.hidden = !isHost;
     screenButton.hidden = message.you.role === 'family';
   });
-  client.on('waiting', (message) => showStatus(t(message.reason) ?? t('awaiting-admission')));
+  client.on('waiting', (message) => {
+    showStatus(t(message.reason) ?? t('awaiting-admission'));
+    testConnection();
+  });
+
+  /**
+   * The connection test, once per page, while waiting to be let in (it would compete with a call in progress).
+   * Its verdict is shown and kept with the session; "audio only" starts the call without video.
+   */
+  let tested = false;
+  async function testConnection() {
+    if (tested) return;
+    tested = true;
+    connectionNote.hidden = false;
+    connectionNote.textContent = t('testingConnection');
+    const link = /** @type {import('./credentials.js').Credentials} */ (credentials);
+    const result = await runConnectionTest({
+      origin: location.origin, token: client.resumeToken ?? link.token, session: link.session,
+      videoTrack: localStream.getVideoTracks()[0] ?? null,
+    });
+    /** @type {any} */ (window).telepractice.connectionTest = result;
+    if (result.refused) {
+      connectionNote.hidden = true; // the server could not run a test now; nothing to tell
+      return;
+    }
+    connectionNote.textContent = t(`verdict-${result.verdict}`);
+    if (result.verdict === 'audio-only') quality.startAudioOnly();
+  }
   client.on('admitted', (message) => {
     for (const person of message.participants) people.set(person.id, person);
     showStatus(t('in-call'));

@@ -43,6 +43,10 @@ export const TEXT = {
     inSideRoom: 'You are talking in a smaller group.',
     weakConnection: 'Your connection is weak, so your video is paused. Everyone can still hear you.',
     videoBack: 'Your connection is better: your video is back.',
+    testingConnection: 'Testing your connection…',
+    'verdict-good': 'Connection test: good.',
+    'verdict-audio-only': 'Connection test: video may freeze, so we will start with audio only.',
+    'verdict-no-connection': 'Connection test: no connection. Please try another network.',
   },
   pt: {
     connecting: 'A ligar…',
@@ -81,6 +85,10 @@ export const TEXT = {
     inSideRoom: 'Está a falar num grupo mais pequeno.',
     weakConnection: 'A sua ligação está fraca, por isso o seu vídeo está em pausa. Todos continuam a ouvi-lo.',
     videoBack: 'A sua ligação melhorou: o seu vídeo voltou.',
+    testingConnection: 'A testar a sua ligação…',
+    'verdict-good': 'Teste da ligação: boa.',
+    'verdict-audio-only': 'Teste da ligação: o vídeo pode falhar, por isso começamos só com som.',
+    'verdict-no-connection': 'Teste da ligação: sem ligação. Tente outra rede.',
   },
 };
 

@@ -43,7 +43,8 @@ export const QUALITY = Object.freeze({
   poorRttMs: 350,
   badRttMs: 600,
   intervalMs: 2000,
-  downAfter: 2, // poor (or bad) samples in a row before stepping down
+  downAfter: 3, // poor (or bad) samples in a row before stepping down: 6 s, so a busy moment is not a poor link
+  minPackets: 30, // fewer packets in an interval than this say nothing about loss
   upAfter: 3, // good samples in a row before stepping up
   iceRestartAfterMs: 4000, // ICE disconnected this long: restart it
 });
@@ -113,15 +114,15 @@ export function counters(report) {
  * @param {ReturnType<typeof counters>} after
  * @returns {Sample}
  */
-export function sample(before, after) {
+export function sample(before, after, minPackets = QUALITY.minPackets) {
   const sent = after.sent - before.sent;
   const lostOut = after.lostOut - before.lostOut;
   const received = after.received - before.received;
   const lostIn = after.lostIn - before.lostIn;
   /** @type {number[]} */
   const losses = [];
-  if (sent > 0) losses.push(Math.min(1000, Math.round((Math.max(0, lostOut) / sent) * 1000)));
-  if (received + lostIn > 0) losses.push(Math.round((Math.max(0, lostIn) / (received + lostIn)) * 1000));
+  if (sent >= minPackets) losses.push(Math.min(1000, Math.round((Math.max(0, lostOut) / sent) * 1000)));
+  if (received + lostIn >= minPackets) losses.push(Math.round((Math.max(0, lostIn) / (received + lostIn)) * 1000));
   return { lossPermille: losses.length ? Math.max(...losses) : null, rttMs: sent + received > 0 ? after.rttMs : null };
 }
 
@@ -165,8 +166,22 @@ export class QualityWatch extends Emitter {
     /** @type {Map<string, LinkQuality & {pc: RTCPeerConnection, counters: ReturnType<typeof counters>|null, disconnectedAt: number|null}>} */
     this.links = new Map();
     this.audioOnly = false;
+    /** @type {Mode} the mode a new link starts in */
+    this.startMode = 'full';
     this._timer = this.timers.setInterval(() => { this.tick(); }, limits.intervalMs);
     this._unsubscribe = call.on('peer-closed', ({ peer }) => { this.links.delete(peer); });
+  }
+
+  /**
+   * Start every link without video, as the connection test advised; video comes back once samples are good.
+   */
+  startAudioOnly() {
+    this.startMode = 'audio-only';
+    for (const link of this.links.values()) Object.assign(link, { mode: 'audio-only', streak: 0, last: 'unknown' });
+    if (!this.audioOnly) {
+      this.audioOnly = true;
+      this.emit('audio-only', true);
+    }
   }
 
   /** The mode of each link, for the page and tests. */
@@ -180,7 +195,7 @@ export class QualityWatch extends Emitter {
   async tick() {
     await Promise.all([...this.call.peers.values()].map((link) => this._watch(link).catch(() => {})));
     const modes = [...this.links.values()].map((link) => link.mode);
-    const audioOnly = modes.length > 0 && modes.every((mode) => mode === 'audio-only');
+    const audioOnly = modes.length > 0 ? modes.every((mode) => mode === 'audio-only') : this.startMode === 'audio-only';
     if (audioOnly !== this.audioOnly) {
       this.audioOnly = audioOnly;
       this.emit('audio-only', audioOnly);
@@ -193,7 +208,7 @@ export class QualityWatch extends Emitter {
     let state = this.links.get(link.remoteId);
     if (!state || state.pc !== link.pc) {
       // A new connection to this peer (after a reconnection) keeps the mode the link had.
-      state = { mode: state?.mode ?? 'full', streak: 0, last: 'unknown', pc: link.pc, counters: null, disconnectedAt: null };
+      state = { mode: state?.mode ?? this.startMode, streak: 0, last: 'unknown', pc: link.pc, counters: null, disconnectedAt: null };
       this.links.set(link.remoteId, state);
     }
     this._iceHealth(link, state);
@@ -201,7 +216,7 @@ export class QualityWatch extends Emitter {
     const before = state.counters;
     state.counters = now;
     if (before === null) return;
-    const next = nextMode(state, assess(sample(before, now), this.limits), this.limits);
+    const next = nextMode(state, assess(sample(before, now, this.limits.minPackets), this.limits), this.limits);
     const changed = next.mode !== state.mode;
     Object.assign(state, next);
     await this._apply(link, state.mode);
