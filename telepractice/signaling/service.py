@@ -107,19 +107,24 @@ class SignalingService:
     async def report(self, room: Room) -> None:
         """Hand what the room recorded since the last call to the safety and attendance hooks."""
         safety, events = room.take_safety_events(), room.take_events()
+        if safety or events:
+            # Shielded: a handler cancelled as its client goes (leave, then close) still records what happened.
+            await asyncio.shield(self._hand_over(room.room_id, safety, events))
+
+    async def _hand_over(self, room_id: str, safety: list[SafetyEvent], events: list[RoomEvent]) -> None:
         if safety:
             try:
                 # Before attendance: a session ended in the same breath is recorded with its alerts.
-                await self.on_safety(room.room_id, safety)
+                await self.on_safety(room_id, safety)
             except Exception:
-                log.exception("the safety hook failed for room %s", room.room_id)
+                log.exception("the safety hook failed for room %s", room_id)
         if not events:
             return
         try:
-            await self.on_events(room.room_id, events)
+            await self.on_events(room_id, events)
         except Exception:
             # Attendance failing must not take the call down with it.
-            log.exception("the attendance hook failed for room %s", room.room_id)
+            log.exception("the attendance hook failed for room %s", room_id)
 
     async def consent_changed(self, room_id: str, participant_id: str, consent_ok: bool) -> None:
         """The sessions layer recorded or withdrew consent: tell the host, or take the person out."""

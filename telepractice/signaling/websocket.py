@@ -235,8 +235,7 @@ class _Socket:
             except (SignalingProtocolError, SignalingUserError) as error:
                 self._refuse(error, None if message is None else message.TYPE)
             finally:
-                # Shielded: a handler cancelled as its client goes (leave, then close) still records what happened.
-                await asyncio.shield(self.service.report(room))
+                await self.service.report(room)
 
     def _decode(self, frame: WSMessage) -> InboundMessage | None:
         """The frame as a message, within the budget; None when it is dropped silently."""
