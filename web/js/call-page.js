@@ -12,6 +12,8 @@ import { language, t } from './call-text.js';
 import { storeCredentials, takeCredentials } from './credentials.js';
 import { QualityWatch } from './quality.js';
 import { runConnectionTest } from './connection-test.js';
+import { familyHelp, staffAlerts } from './help.js';
+import { showEvaluation } from './evaluation.js';
 
 /** @typedef {import('./protocol.js').ParticipantView} ParticipantView */
 
@@ -245,6 +247,28 @@ async function main() {
     finish(t('removed'));
   });
   endButton.addEventListener('click', () => client.send(protocol.endSession()));
+
+  // The safety signal (help.js): a discreet button for family members, a banner for staff; and the
+  // family's evaluation (evaluation.js) once the session is over for them.
+  const helpButton = /** @type {HTMLButtonElement} */ (element('help'));
+  familyHelp(client, helpButton);
+  staffAlerts(client, element('alerts'), nameOf);
+  let isFamily = false;
+  let evaluated = false;
+  let resumeToken = credentials.resume;
+  client.on('resume-token', (resume) => { resumeToken = resume; });
+  client.on('welcome', (message) => {
+    isFamily = message.you.role === 'family';
+    helpButton.hidden = !isFamily;
+  });
+  const evaluate = () => {
+    if (!isFamily || evaluated) return;
+    evaluated = true;
+    helpButton.hidden = true;
+    showEvaluation(element('evaluation'), resumeToken ?? credentials.token);
+  };
+  client.on('session-ended', evaluate);
+  leaveButton.addEventListener('click', evaluate);
 
   // Side rooms, for the host: talk alone with one person, then bring everyone back together.
   let isHost = false;
