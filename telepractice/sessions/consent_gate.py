@@ -122,3 +122,9 @@ async def tell_rooms(db: SessionFactory, service: SignalingService, subject_id: 
         if ok or withdrawn:
             await service.consent_changed(session_id, subject_id, ok)
     return ok
+
+
+async def audit_refused(db: SessionFactory, audit: AuditLog, *, actor: str, action: str, target: str) -> None:
+    """Keep a refused attempt at someone else's consent, in its own transaction: the attempt itself wrote nothing."""
+    async with audit.recording(db) as session:
+        await audit.append(session, actor=actor, action=action, target=target[:120], detail={"refused": "not-found"})

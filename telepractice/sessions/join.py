@@ -44,7 +44,12 @@ CODE_DIGITS = 6
 # Wrong codes one link may take before it locks; the worker then issues a new link.
 MAX_CODE_FAILURES = 5
 # Wrong codes from one address, across links, before it must wait (doubling, up to 15 minutes).
-ADDRESS_POLICY = ThrottlePolicy(max_failures=10, window=dt.timedelta(minutes=30))
+ADDRESS_MAX_FAILURES = 10
+
+
+def address_policy(settings: Settings) -> ThrottlePolicy:
+    """The login throttle's window, since both keep their counts in one table and forget by that window."""
+    return ThrottlePolicy(ADDRESS_MAX_FAILURES, dt.timedelta(minutes=settings.login_window_minutes))
 
 
 class LinkRevoked(UserError):
@@ -127,13 +132,14 @@ async def check_join_code(
 ) -> CodeOutcome:
     """Verify a join code; a wrong one counts against the link and the address and may lock the link."""
     now = utcnow()
-    wait = await seconds_to_wait(session, [(address_key, ADDRESS_POLICY)], now)
+    policy = address_policy(settings)
+    wait = await seconds_to_wait(session, [(address_key, policy)], now)
     if wait:
         return CodeOutcome(error=TooManyCodeAttempts(wait))
     invite = link.invite
     if invite.join_code_hash is None or _matches(invite.join_code_hash, code):
         return CodeOutcome(token=verified_token(signing_keys, settings, link))
-    await record_failure(session, [address_key], now, ADDRESS_POLICY.window)
+    await record_failure(session, [address_key], now, policy.window)
     invite.code_failures += 1
     if invite.code_failures >= MAX_CODE_FAILURES:
         invite.locked_at = now

@@ -17,7 +17,7 @@ from telepractice.appkeys import AUDIT, DB, KEYRING, SETTINGS, SIGNALING, SIGNIN
 from telepractice.auth.guards import bearer_token
 from telepractice.auth.routes import client_address
 from telepractice.crypto.case_keys import open_case
-from telepractice.errors import NotAuthenticated
+from telepractice.errors import NotAuthenticated, NotFound
 from telepractice.http import read_json
 from telepractice.openapi import ApiRoutes
 from telepractice.sessions import consent_gate
@@ -57,6 +57,17 @@ JOIN_WITHDRAW = Schema("JoinWithdraw", TOKEN, SUBJECT)
 
 class JoinCodeRequired(NotAuthenticated):
     code, title = "join-code-required", "This link needs the join code your worker gave you first."
+
+
+async def _subject_or_audit(request: web.Request, link: OpenLink, subject_id: str, action: str) -> None:
+    """NotFound, audited, when the link's holder names someone not in their care; before any write."""
+    try:
+        async with request.app[DB]() as session:
+            await consent_step(session, link.person, subject_id)
+    except NotFound:
+        await consent_gate.audit_refused(request.app[DB], request.app[AUDIT], actor=f"participant:{link.person.id}",
+                                         action=f"{action}.refused-access", target=f"participant:{subject_id}")
+        raise
 
 
 async def _link(request: web.Request, token: str, *, need_code: bool = True) -> OpenLink:
@@ -136,6 +147,7 @@ async def get_consent_text(request: web.Request) -> web.Response:
 async def post_consent(request: web.Request) -> web.Response:
     body = await read_json(request, JOIN_CONSENT)
     link = await _link(request, body["token"])
+    await _subject_or_audit(request, link, body.get("participant", link.person.id), "consent.give")
     app = request.app
     async with app[AUDIT].recording(app[DB]) as session:
         holder = link.person
@@ -163,6 +175,7 @@ async def post_consent(request: web.Request) -> web.Response:
 async def post_withdraw(request: web.Request) -> web.Response:
     body = await read_json(request, JOIN_WITHDRAW)
     link = await _link(request, body["token"])
+    await _subject_or_audit(request, link, body.get("participant", link.person.id), "consent.withdraw")
     app = request.app
     async with app[AUDIT].recording(app[DB]) as session:
         step = await consent_step(session, link.person, body.get("participant", link.person.id))

@@ -330,6 +330,18 @@ async def _case_member(session: AsyncSession, request: web.Request, staff: Staff
     return case, person
 
 
+async def _member_or_audit(request: web.Request, staff: StaffPrincipal, action: str) -> None:
+    """NotFound, audited, when the member is not of this case or the case not the caller's; before any write."""
+    try:
+        async with request.app[DB]() as session:
+            await _case_member(session, request, staff)
+    except NotFound:
+        target = f"participant:{request.match_info['participant_id']}"
+        await consent_gate.audit_refused(request.app[DB], request.app[AUDIT], actor=staff.actor,
+                                         action=f"{action}.refused-access", target=target)
+        raise
+
+
 def _audience(person: FamilyParticipant, kind: str) -> Audience:
     if kind == ConsentKind.ASSENT:
         if not person.is_minor:
@@ -345,6 +357,7 @@ def _audience(person: FamilyParticipant, kind: str) -> Audience:
 async def post_staff_consent(request: web.Request) -> web.Response:
     staff = await require_staff(request, *CASE_STAFF)
     body = await read_json(request, STAFF_CONSENT)
+    await _member_or_audit(request, staff, "consent.record")
     app = request.app
     async with app[AUDIT].recording(app[DB]) as session:
         _case, person = await _case_member(session, request, staff)
@@ -367,6 +380,7 @@ async def post_staff_consent(request: web.Request) -> web.Response:
 async def post_staff_withdraw(request: web.Request) -> web.Response:
     staff = await require_staff(request, *CASE_STAFF)
     await read_json(request, EMPTY)
+    await _member_or_audit(request, staff, "consent.withdraw")
     app = request.app
     async with app[AUDIT].recording(app[DB]) as session:
         _case, person = await _case_member(session, request, staff)

@@ -17,7 +17,7 @@ from telepractice.auth.signing_keys import ALGORITHM
 from telepractice.config import Settings
 from telepractice.sessions.consent_texts import CURRENT_VERSION, ROOT
 from telepractice.sessions.invites import JOIN_AUDIENCE
-from telepractice.sessions.join import ADDRESS_POLICY, MAX_CODE_FAILURES
+from telepractice.sessions.join import ADDRESS_MAX_FAILURES, MAX_CODE_FAILURES
 from telepractice.storage.models import (
     AuditEntry,
     ConsentRecord,
@@ -289,6 +289,8 @@ async def test_a_participant_of_one_case_cannot_reach_another_cases_session(
     assert (await client.post("/api/join/consent", json=body)).status == 404
     assert (await client.post("/api/join/consent/withdraw",
                               json={"token": family.guardian_token, "participant": other.guardian_id})).status == 404
+    refused = [action for action in await audit_actions(client.app) if action.endswith(".refused-access")]
+    assert refused == ["consent.give.refused-access", "consent.withdraw.refused-access"]
 
 
 # --- join codes -----------------------------------------------------------------
@@ -363,5 +365,5 @@ async def test_wrong_codes_from_one_address_across_links_must_wait(
                 break
         if status == 429:
             break
-    assert status == 429 and tries == ADDRESS_POLICY.max_failures + 1
+    assert status == 429 and tries == ADDRESS_MAX_FAILURES + 1
 

@@ -141,9 +141,10 @@ async def test_rescheduling_revokes_links_that_no_longer_cover_the_session(
     created = await call(client, worker, "POST", "/api/cases/WS-0001/sessions",
                          {"kind": "family", "planned_start": later()}, status=201)
     await call(client, worker, "POST", f"/api/sessions/{created['id']}/invites", {}, status=201)
+    new_start = later(48)
     moved = await call(client, worker, "POST", f"/api/sessions/{created['id']}/reschedule",
-                       {"planned_start": later(48), "planned_minutes": 90})
-    assert moved["planned_minutes"] == 90 and moved["planned_start"] == later(48)
+                       {"planned_start": new_start, "planned_minutes": 90})
+    assert moved["planned_minutes"] == 90 and moved["planned_start"] == new_start
     assert sorted(moved["links_to_reissue"]) == sorted([family.guardian_id, family.child_id])
     assert all(invite["revoked"] for invite in moved["invites"])
     shorter = await call(client, worker, "POST", f"/api/sessions/{created['id']}/reschedule", {"planned_minutes": 45})
@@ -244,6 +245,7 @@ async def test_consent_for_someone_else_s_case_is_refused_and_nothing_written(
         records = list((await session.execute(
             select(ConsentRecord).where(ConsentRecord.participant_id == other.child_id))).scalars())
     assert records == []
+    assert (await actions(client.app)).count("consent.record.refused-access") == 2
 
 
 # --- the five-minute warning ----------------------------------------------------------
