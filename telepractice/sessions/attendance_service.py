@@ -61,7 +61,13 @@ class AttendanceService:
 
     async def start(self) -> int:
         """Recover, then start the timers; returns how many presences recovery closed."""
-        recovered = await recover_after_crash(self.db)
+        try:
+            recovered = await recover_after_crash(self.db)
+        except Exception:
+            # A database down at start-up must not keep the server (and its health check) from starting;
+            # the open presences stay open and are closed at the next start that reaches the database.
+            log.exception("attendance recovery could not reach the database")
+            recovered = 0
         self._tasks = [
             asyncio.create_task(self._every(self.heartbeat_interval, self.beat, "heartbeat")),
             asyncio.create_task(self._every(self.sweep_interval, self.sweep, "end-of-session sweep")),
