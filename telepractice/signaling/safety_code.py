@@ -50,11 +50,22 @@ def normalise_fingerprint(value: str) -> str:
 
 
 def fingerprint_from_sdp(sdp: str) -> str:
-    """The first ``a=fingerprint`` of an SDP description (session or media level), normalised."""
+    """The ``a=fingerprint`` of an SDP description (session or media level) the code uses, normalised.
+
+    The first sha-256 one: every browser and aiortc offer sha-256, while some list other
+    algorithms too, in their own order. The first of another algorithm only when there is none.
+    """
+    first: str | None = None
     for line in re.split(r"\r?\n", sdp):
         match = _FINGERPRINT_LINE.match(line)
-        if match is not None:
-            return f"{match[1].lower()} {match[2].upper()}"
+        if match is None:
+            continue
+        fingerprint = f"{match[1].lower()} {match[2].upper()}"
+        if fingerprint.startswith("sha-256 "):
+            return fingerprint
+        first = first or fingerprint
+    if first is not None:
+        return first
     raise ValueError("The description has no a=fingerprint line.")
 
 

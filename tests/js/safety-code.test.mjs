@@ -28,6 +28,12 @@ test('the first fingerprint of a description, normalised', () => {
   assert.throws(() => fingerprintFromSdp('v=0\r\n'));
 });
 
+test('the sha-256 fingerprint counts even when another algorithm comes first', () => {
+  const sdp = ['v=0', 'a=fingerprint:sha-384 AA:BB', `a=fingerprint:sha-256 ${ALICE.slice(8)}`, ''].join('\r\n');
+  assert.equal(fingerprintFromSdp(sdp), ALICE);
+  assert.equal(fingerprintFromSdp('v=0\r\na=fingerprint:sha-384 aa:bb\r\n'), 'sha-384 AA:BB');
+});
+
 test('no code until both descriptions are set', async () => {
   const description = { sdp: `a=fingerprint:${ALICE}\r\n` };
   assert.equal(await safetyCodeOf({ localDescription: description, remoteDescription: null }), null);

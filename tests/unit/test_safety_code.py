@@ -107,6 +107,17 @@ def test_a_session_level_fingerprint_counts_and_comes_first() -> None:
     assert fingerprint_from_sdp(session_level) == BOB
 
 
+def test_the_sha256_fingerprint_counts_even_when_another_algorithm_is_listed_first() -> None:
+    other_first = SDP_MEDIA_LEVEL.replace("a=mid:0\r\n", "a=mid:0\r\na=fingerprint:sha-512 " + ":".join(["CC"] * 64) + "\r\n")
+    assert fingerprint_from_sdp(other_first) == ALICE
+
+
+def test_without_a_sha256_fingerprint_the_first_of_another_algorithm_counts() -> None:
+    only_others = "\r\n".join(["v=0", "a=fingerprint:sha-384 " + ":".join(["aa"] * 48),
+                                 "a=fingerprint:sha-512 " + ":".join(["BB"] * 64), ""])
+    assert fingerprint_from_sdp(only_others) == "sha-384 " + ":".join(["AA"] * 48)
+
+
 def test_lines_ending_in_a_bare_newline_are_read_too() -> None:
     assert fingerprint_from_sdp(SDP_MEDIA_LEVEL.replace("\r\n", "\n")) == ALICE
 

@@ -9,16 +9,25 @@
 const FINGERPRINT_LINE = /^a=fingerprint:(\S+)\s+([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2})+)\s*$/;
 
 /**
- * The first `a=fingerprint` of an SDP description, normalised: the algorithm in
- * lower case, one space, the hex digits in upper case with colons.
+ * The `a=fingerprint` of an SDP description that the code uses, normalised: the
+ * algorithm in lower case, one space, the hex digits in upper case with colons.
+ * The first sha-256 one, because every browser and aiortc offer sha-256 while some
+ * list other algorithms too, in their own order; the first of any other algorithm
+ * only when there is no sha-256 one.
  * @param {string} sdp
  * @returns {string}
  */
 export function fingerprintFromSdp(sdp) {
+  /** @type {string|null} */
+  let first = null;
   for (const line of sdp.split(/\r?\n/)) {
     const match = FINGERPRINT_LINE.exec(line);
-    if (match) return `${match[1].toLowerCase()} ${match[2].toUpperCase()}`;
+    if (!match) continue;
+    const fingerprint = `${match[1].toLowerCase()} ${match[2].toUpperCase()}`;
+    if (fingerprint.startsWith('sha-256 ')) return fingerprint;
+    first ??= fingerprint;
   }
+  if (first) return first;
   throw new Error('The description has no a=fingerprint line.');
 }
 
