@@ -130,3 +130,15 @@ async def pages(browser: Browser, server: RunningServer) -> AsyncIterator[Pages]
         yield opened
     finally:
         await opened.close()
+
+
+@pytest.fixture
+async def checked_pages(browser: Browser, server: RunningServer) -> AsyncIterator[object]:
+    """Pages opened at a phone or desktop size in a chosen language, every request logged (tests/browser/page_checks.py)."""
+    from tests.browser.page_checks import CheckedPages  # it imports this module's WAIT_MS
+
+    opened = CheckedPages(browser, server)
+    try:
+        yield opened
+    finally:
+        await opened.close()
