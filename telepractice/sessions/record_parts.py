@@ -1,4 +1,4 @@
-"""The parts of a session record that arrive on their own: safety alerts and evaluation answers.
+"""The parts of a session record that arrive on their own: safety alerts, evaluation answers, a saved chat.
 
 Both can come after the record was built (an alert acknowledged the next
 morning, an evaluation answered at home an hour later), so the record reads
@@ -8,13 +8,14 @@ them from their tables when it is built and again each time one changes.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from telepractice.crypto.case_keys import CaseCipher
-from telepractice.storage.models import EvaluationAnswer, SafetyAlert
+from telepractice.storage.models import EvaluationAnswer, SafetyAlert, SessionChat
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
@@ -64,9 +65,19 @@ async def evaluation_answers_of(session: AsyncSession, cipher: CaseCipher, sessi
     ]
 
 
+async def saved_chat_of(session: AsyncSession, cipher: CaseCipher, session_id: str) -> dict[str, Any] | None:
+    """The session's text chat as staff saved it (sessions/chat_routes.py), lines decrypted; None when never saved."""
+    row = await session.get(SessionChat, session_id)
+    if row is None:
+        return None
+    lines = json.loads(cipher.decrypt("session_chats", "transcript", session_id, row.transcript_enc))
+    return {"saved_at": _iso(row.saved_at), "saved_by": row.saved_by, "lines": lines}
+
+
 async def record_parts(session: AsyncSession, cipher: CaseCipher, session_id: str) -> dict[str, Any]:
-    """The ``safety_alerts`` and ``evaluation_answers`` of a session record, as they stand."""
+    """The ``safety_alerts``, ``evaluation_answers`` and saved ``chat`` of a session record, as they stand."""
     return {
         "safety_alerts": await safety_alerts_of(session, session_id),
         "evaluation_answers": await evaluation_answers_of(session, cipher, session_id),
+        "chat": await saved_chat_of(session, cipher, session_id),
     }

@@ -1,4 +1,4 @@
-"""HTTP routes of sessions: the session record and its notes, the contact report, who did not attend."""
+"""HTTP routes of sessions: the session record, its notes and saved chat, the contact report, who did not attend."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telepractice.appkeys import AUDIT, DB, KEYRING, SETTINGS
 from telepractice.auth.guards import require_staff
 from telepractice.cases.access import visible_cases
+from telepractice.crypto.case_keys import open_case
 from telepractice.errors import InvalidField, NotFound
 from telepractice.http import read_json
 from telepractice.openapi import ApiRoutes
+from telepractice.sessions.chat_record import TRANSCRIPT, save_chat
 from telepractice.sessions.contacts import contacts_report
 from telepractice.sessions.follow_ups import did_not_attend
-from telepractice.sessions.records import read_record, set_notes
+from telepractice.sessions.records import read_record, refresh_record_parts, set_notes
 from telepractice.storage.models import Case, CaseSession, StaffRole, utcnow
 from telepractice.validation import Field, Schema
 
@@ -63,6 +65,28 @@ async def put_notes(request: web.Request) -> web.Response:
         await request.app[AUDIT].append(session, actor=staff.actor, action="session.notes.write",
                                         target=f"session:{session_id}", detail={"case": case.id})
     return web.json_response(record)
+
+
+@session_routes.route(
+    "POST", "/api/sessions/{session_id}/record/chat",
+    summary="Save the session's text chat to the case record, sealed with the case key (audited)",
+    body=TRANSCRIPT, roles=CASE_STAFF,
+    responses={200: "The chat as saved in the record", 404: "No such session, or not of your cases",
+               410: "Erased", 413: "Larger than the server accepts", 422: "A malformed line"},
+)
+async def post_chat(request: web.Request) -> web.Response:
+    staff = await require_staff(request, *CASE_STAFF)
+    body = await read_json(request, TRANSCRIPT)
+    session_id = request.match_info["session_id"]
+    async with request.app[AUDIT].recording(request.app[DB]) as session:
+        _scheduled, case = await case_of_session(session, session_id, staff.staff_id, staff.role)
+        cipher = await open_case(session, request.app[KEYRING], case.id)
+        chat = await save_chat(session, cipher, session_id, case.id, staff.staff_id, body["lines"])
+        await refresh_record_parts(session, request.app[KEYRING], session_id)
+        await request.app[AUDIT].append(session, actor=staff.actor, action="session.chat.save",
+                                        target=f"session:{session_id}",
+                                        detail={"case": case.id, "lines": len(chat["lines"])})
+    return web.json_response(chat)
 
 
 MAX_REPORT_WEEKS = 52

@@ -220,6 +220,14 @@ class HelpLimited(SignalingUserError):
     title = "Help was asked for many times in a short while; staff already have the earlier requests."
 
 
+# --- the text chat ----------------------------------------------------------
+
+
+class ChatLimited(SignalingUserError):
+    status, code = 429, "chat-limited"
+    title = "Chat messages are arriving too fast; wait a moment and send this one again."
+
+
 class JoinCodeRequired(SignalingProtocolError):
     status, code, title = 401, "join-code-required", "This link needs its join code first (POST /api/join/code)."
     close_code = CloseCode.NOT_AUTHENTICATED

@@ -60,6 +60,8 @@ class Admission:
     identity: Identity
     ends_at: dt.datetime  # the session's planned end plus grace: resume tokens and TURN credentials die then
     invite_id: str | None = None  # family only: the invite their link came from
+    planned_start: dt.datetime | None = None  # the session's plan, told in welcome: the waiting room and the
+    planned_end: dt.datetime | None = None  # host's timer show it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +134,7 @@ class Doorkeeper:
         if expected_role is not None and role is not expected_role:
             raise errors.WrongRoom(f"You are {role} of this session now, not {expected_role}.")
         identity = Identity(staff_id, session_id, role, member.display_name)
-        return Admission(identity, _ends_at(scheduled))
+        return Admission(identity, _ends_at(scheduled), None, *_plan(scheduled))
 
     async def _family(self, participant_id: str, session_id: str, invite_id: str, code_given: bool) -> Admission:
         async with self.db() as session:
@@ -156,7 +158,7 @@ class Doorkeeper:
             name = cipher.decrypt("family_participants", "display_name", person.id, person.display_name_enc)
         consent_ok = await consent_on_record(self.db, session_id, participant_id)
         identity = Identity(participant_id, session_id, Role.FAMILY, name, person.is_minor, consent_ok)
-        return Admission(identity, _ends_at(scheduled), invite_id)
+        return Admission(identity, _ends_at(scheduled), invite_id, *_plan(scheduled))
 
 
 def _verified(keyring: SigningKeyring, token: str, issuer: str, audience: str) -> dict[str, Any]:
@@ -204,6 +206,10 @@ async def _staff_role(session: AsyncSession, scheduled: CaseSession, staff_id: s
         if case.supervisor_id == staff_id or await session.get(CaseWorker, (case.id, staff_id)) is not None:
             return Role.STAFF
     raise errors.WrongRoom("You are not staff of this session's case.")
+
+
+def _plan(scheduled: CaseSession) -> tuple[dt.datetime, dt.datetime]:
+    return scheduled.planned_start, planned_end(scheduled)
 
 
 def _ends_at(scheduled: CaseSession) -> dt.datetime:

@@ -34,6 +34,7 @@ MAX_CANDIDATE_CHARS = 1024
 MAX_ID_CHARS = 64
 MAX_TOKEN_CHARS = 4096
 MAX_NONCE = 2**53 - 1  # the largest integer JavaScript holds exactly
+MAX_CHAT_CHARS = 1000  # one chat message, after trimming: a few sentences, never a document
 MAX_ROOM_PARTICIPANTS = 6
 # Timings the transport keeps (documented with the rest in docs/protocol.md).
 HELLO_TIMEOUT_SECONDS = 10.0
@@ -55,6 +56,7 @@ class Spec:
     minimum: int = 0
     maximum: int = MAX_NONCE
     max_items: int = MAX_ROOM_PARTICIPANTS
+    trim: bool = False  # leading and trailing white space is dropped before the length is checked
 
 
 def _spec(spec: Spec, **field_options: Any) -> Any:
@@ -195,6 +197,14 @@ class HelpAcknowledge:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Chat:
+    """A line of text chat to everyone in the sender's part of the call (main room or side room)."""
+
+    TYPE: ClassVar[str] = "chat"
+    text: str = _spec(Spec(str, max_length=MAX_CHAT_CHARS, trim=True))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Ping:
     """Are you there? The other side answers pong with the same nonce."""
 
@@ -226,6 +236,7 @@ InboundMessage = (
     | Leave
     | Help
     | HelpAcknowledge
+    | Chat
     | Ping
     | Pong
 )
@@ -248,6 +259,7 @@ INBOUND: Mapping[str, type[InboundMessage]] = {
         Leave,
         Help,
         HelpAcknowledge,
+        Chat,
         Ping,
         Pong,
     )
@@ -362,6 +374,8 @@ _KIND_NAMES = {str: "a string", bool: "true or false", int: "an integer"}
 
 
 def _checked_text(name: str, value: str, spec: Spec) -> str:
+    if spec.trim:
+        value = value.strip()
     if len(value) > spec.max_length:
         raise FieldTooLong(f"'{name}' is longer than {spec.max_length} characters.", field=name)
     if len(value) < spec.min_length:

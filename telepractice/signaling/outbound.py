@@ -166,6 +166,11 @@ def time_warning(planned_end: str, minutes_left: int) -> Message:
     return _message("time-warning", planned_end=planned_end, minutes_left=minutes_left)
 
 
+def chat(sender: str, text: str, at: str, side_room: str | None) -> Message:
+    """A chat line, to everyone in the sender's part of the call, sender included; the server keeps no copy."""
+    return _message("chat", **{"from": sender}, text=text, at=at, side_room=side_room)
+
+
 def ping(nonce: int) -> Message:
     return _message("ping", nonce=nonce)
 
@@ -209,6 +214,7 @@ OUTBOUND_TYPES = (
     "help-requested",
     "help-acknowledged",
     "time-warning",
+    "chat",
     "ping",
     "pong",
     "error",

@@ -9,7 +9,9 @@ of the message. ``registry.RoomRegistry`` holds the rooms of one server.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import enum
+from collections.abc import Callable
 from typing import assert_never
 
 from telepractice.signaling import errors, outbound
@@ -22,6 +24,7 @@ from telepractice.signaling.messages import (
     Admit,
     Answer,
     Candidate,
+    Chat,
     EndSession,
     Hello,
     Help,
@@ -41,6 +44,7 @@ from telepractice.signaling.messages import (
 from telepractice.signaling.help_desk import HelpDesk, SafetyEvent
 from telepractice.signaling.outbound import Departure, PresenceEvent, WaitingReason
 from telepractice.signaling.participant import Identity, Input, Participant, Peer, Role, State
+from telepractice.signaling.ratelimit import TokenBucket
 from telepractice.signaling.roster import Roster
 from telepractice.signaling.side_rooms import SideRooms
 
@@ -49,7 +53,14 @@ DEFAULT_GRACE_SECONDS = 30.0
 BITRATE_KBPS = (1500, 1500, 1200, 800, 600, 500)
 
 _HOST_ONLY = (Admit, TurnAway, SendToWaitingRoom, SideRoomCreate, SideRoomMove, SideRoomReturn, EndSession)
-_IN_CALL_ONLY = (Offer, Answer, Candidate)
+_IN_CALL_ONLY = (Offer, Answer, Candidate, Chat)
+# Chat: a short burst (a few quick lines), then one line a second; typing by hand never meets it.
+CHAT_BURST = 10
+CHAT_PER_SECOND = 1.0
+
+
+def _wall_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def bitrate_for(peers: int) -> int:
@@ -84,9 +95,15 @@ class Room:
     """The state machine of one session."""
 
     def __init__(
-        self, room_id: str, *, grace: float = DEFAULT_GRACE_SECONDS, max_participants: int = MAX_ROOM_PARTICIPANTS
+        self,
+        room_id: str,
+        *,
+        grace: float = DEFAULT_GRACE_SECONDS,
+        max_participants: int = MAX_ROOM_PARTICIPANTS,
+        wall_clock: Callable[[], dt.datetime] = _wall_clock,
     ) -> None:
         self.room_id = room_id
+        self._wall_clock = wall_clock  # only to stamp chat lines with a time people can read
         self.grace = grace
         self.max_participants = max_participants
         self.state = RoomState.OPEN
@@ -94,6 +111,7 @@ class Room:
         self._side_rooms = SideRooms(self._roster.participants)
         self._help = HelpDesk(self._roster)
         self._events: list[RoomEvent] = []
+        self._chat_buckets: dict[str, TokenBucket] = {}
 
     @property
     def host_id(self) -> str | None:
@@ -157,6 +175,8 @@ class Room:
                 self._help.ask(sender, now)
             case HelpAcknowledge():
                 self._help.acknowledge_from(sender, message.alert, now)
+            case Chat():
+                self._chat(sender, message, now)
             case Ping():
                 self._roster.send(sender, outbound.pong(message.nonce))
             case Pong():
@@ -428,6 +448,20 @@ class Room:
             case _:
                 assert_never(message)
         self._roster.send(target, relayed)
+
+    def _chat(self, sender: Participant, message: Chat, now: float) -> None:
+        """Relay a chat line to everyone in the sender's part of the call, and nowhere else; nothing is kept.
+
+        A child taken aside must be able to write what they would not say in front of the others,
+        so a side room's lines stay in it, and the main room's lines never reach it.
+        """
+        bucket = self._chat_buckets.setdefault(sender.id, TokenBucket(CHAT_PER_SECOND, CHAT_BURST))
+        if not bucket.take(now):
+            raise errors.ChatLimited(retry_after=round(bucket.retry_after(now), 1))
+        line = outbound.chat(sender.id, message.text, self._wall_clock().isoformat(), sender.side_room)
+        for record in self._roster.in_call():
+            if record.side_room == sender.side_room:
+                self._roster.send(record, line)
 
     def _update_bitrates(self) -> None:
         """Tell each sender in the call its cap whenever its number of peers changes."""

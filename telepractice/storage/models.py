@@ -412,3 +412,19 @@ class EvaluationAnswer(Base):
     comment_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     language: Mapped[str] = mapped_column(String(8))
     answered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- Saved chat (issue 5) ----------------------------------------------------
+
+
+class SessionChat(Base):
+    """A session's text chat, kept only because staff of the case saved it to the record; the lines are sealed."""
+
+    __tablename__ = "session_chats"
+
+    session_id: Mapped[str] = mapped_column(ForeignKey("case_sessions.id"), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    saved_by: Mapped[str] = mapped_column(ForeignKey("staff_members.id"))
+    saved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    line_count: Mapped[int] = mapped_column(Integer)
+    transcript_enc: Mapped[bytes] = mapped_column(LargeBinary)

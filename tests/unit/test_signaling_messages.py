@@ -40,6 +40,7 @@ VALID: dict[str, dict[str, Any]] = {
     "leave": {},
     "help": {},
     "help-acknowledge": {"alert": "0b7c6d1e-5f2a-4c3b-9d8e-7f6a5b4c3d2e"},
+    "chat": {"text": "Olá, consegue ouvir-me?"},
     "ping": {"nonce": 7},
     "pong": {"nonce": 7},
 }
@@ -392,6 +393,7 @@ def test_every_outbound_builder_makes_a_versioned_message_of_a_listed_type() -> 
         outbound.help_requested("alert-1", {"id": "p-1"}, 1),
         outbound.help_acknowledged("alert-1", "p-1", "staff-1", 0),
         outbound.time_warning("2026-11-23T21:00:00+00:00", 5),
+        outbound.chat("p-1", "Olá", "2026-11-23T21:00:00+00:00", None),
         outbound.ping(1),
         outbound.pong(1),
         outbound.error(refused("[]")),
