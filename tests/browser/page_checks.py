@@ -16,6 +16,7 @@ from playwright.async_api import Browser, BrowserContext, Page, Request, WebSock
 
 from telepractice.testing.server import RunningServer
 from tests.browser.conftest import WAIT_MS
+from tests.unit.test_translations import PLACEHOLDER, english_only_texts, load_tables
 
 Language = Literal["pt", "en"]
 Size = Literal["phone", "desktop"]
@@ -109,6 +110,31 @@ async def keyboard_problems(page: Page) -> list[str]:
     return problems
 
 
+# Everything a person sees or hears read out: rendered text, the title, and the names of what is rendered.
+SHOWN_TEXT = """
+() => {
+  const names = [...document.querySelectorAll('[aria-label], [title], [placeholder], [alt]')]
+    .filter((el) => el.getClientRects().length > 0)
+    .flatMap((el) => ['aria-label', 'title', 'placeholder', 'alt'].map((name) => el.getAttribute(name) || ''));
+  return [document.title, document.body.innerText, ...names].join('\\n');
+}
+"""
+MIN_FRAGMENT = 4  # shorter pieces ("You", "OK") also occur inside other words and names
+
+
+def english_fragments() -> set[str]:
+    """The English-only pieces of every table: texts split at their {placeholders}, none found in any pt text."""
+    portuguese = "\n".join(text for table in load_tables().values() for text in table["pt"].values())
+    pieces = {piece.strip(" .,:;…–-") for text in english_only_texts() for piece in PLACEHOLDER.split(text)[::2]}
+    return {piece for piece in pieces if len(piece) >= MIN_FRAGMENT and piece not in portuguese}
+
+
+async def english_shown(page: Page) -> list[str]:
+    """English words from the tables that a page meant to be Portuguese shows or names."""
+    shown = await page.evaluate(SHOWN_TEXT)
+    return [f"English text shown: {piece!r}" for piece in sorted(english_fragments()) if piece in shown]
+
+
 def screenshot_path(output_dir: Path, page_name: str, state: str, language: Language, size: Size) -> Path:
     folder = output_dir / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
@@ -125,6 +151,8 @@ async def check_state(page: Page, output_dir: Path, page_name: str, state: str, 
     lang = await page.evaluate("() => document.documentElement.lang")
     expected = shown_language or language
     problems = [] if lang == expected else [f"<html lang> is {lang!r}, not {expected!r}"]
+    if expected == "pt":
+        problems += await english_shown(page)
     problems += await axe_violations(page)
     problems += await keyboard_problems(page)
     return [f"{page_name}/{state} ({language}, {size}): {problem}" for problem in problems]

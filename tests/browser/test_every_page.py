@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from telepractice.testing.server import PreparedSession
-from tests.browser.page_checks import CheckedPages, Language, Size, check_state
+from tests.browser.page_checks import CheckedPages, Language, Size, check_state, english_fragments, english_shown
 from tests.browser.test_call import admit, family_path, staff_path, video_playing
 
 pytestmark = [pytest.mark.browser, pytest.mark.network]
@@ -62,6 +62,9 @@ async def test_the_checks_find_a_nameless_button_a_hidden_focus_and_a_wrong_lang
     assert any("<html lang> is 'pt'" in problem for problem in problems)
     assert any("button-name" in problem and "#nameless" in problem for problem in problems)
     assert any('no visible focus: button#unseen "Unseen focus"' in problem for problem in problems)
+    english = sorted(english_fragments())[0]
+    await page.evaluate("(text) => document.querySelector('main').append(text)", english)
+    assert f"English text shown: {english!r}" in await english_shown(page)
     (output_dir / "screenshots" / "broken-on-purpose-en-desktop.png").unlink()
 
 
