@@ -23,9 +23,11 @@ from telepractice.config import Settings
 from telepractice.sessions.safety_alerts import safety_hook
 from telepractice.signaling import errors
 from telepractice.signaling.errors import CloseCode
+from telepractice.signaling.heartbeat import Heartbeat
 from telepractice.signaling.help_desk import SafetyEvent
 from telepractice.signaling.identity import Doorkeeper
 from telepractice.signaling.messages import HELLO_TIMEOUT_SECONDS, PING_INTERVAL_SECONDS, SILENCE_TIMEOUT_SECONDS
+from telepractice.signaling.participant import Peer
 from telepractice.signaling.registry import RoomRegistry
 from telepractice.signaling.room import DEFAULT_GRACE_SECONDS, Room, RoomEvent
 from telepractice.signaling.turn import TurnConfig
@@ -98,6 +100,7 @@ class SignalingService:
         self.on_safety = on_safety
         self.turn = turn
         self.connections: set[LiveConnection] = set()
+        self.heartbeat = Heartbeat(self.timings.ping_interval, self.now)
 
     @staticmethod
     def now() -> float:
@@ -151,12 +154,15 @@ class SignalingService:
         if room is not None:
             await self.report(room)
 
+    def disconnect(self, room: Room, connection: Peer, now: float) -> None:
+        """A connection in ``room`` closed: hold the person's place, and look at the room when the grace ends."""
+        room.disconnect(connection, now)
+        self.registry.check_after(room, now)
+
     async def expire(self, now: float) -> None:
         """Let go of everyone dropped for longer than the grace period; forget idle rooms."""
-        for room in self.registry:
-            room.expire(now)
+        for room in self.registry.expire(now):
             await self.report(room)
-        self.registry.expire(now)
 
     async def expire_forever(self) -> None:
         while True:
@@ -179,7 +185,7 @@ class SignalingService:
 
 
 async def signaling_context(app: web.Application) -> AsyncIterator[None]:
-    """Cleanup context: the service and its expiry timer, after the database and keys exist."""
+    """Cleanup context: the service and its timers (expiry, heartbeat), after the database and keys exist."""
     settings = app[SETTINGS]
     doorkeeper = Doorkeeper(app[DB], app[KEYRING], app[SIGNING_KEYS], settings)
     service = SignalingService(
@@ -190,13 +196,15 @@ async def signaling_context(app: web.Application) -> AsyncIterator[None]:
         on_safety=safety_hook(app[DB], app[KEYRING], app[AUDIT]),
     )
     app[SIGNALING] = service
-    expiry = asyncio.create_task(service.expire_forever())
+    timers = [asyncio.create_task(service.expire_forever()), asyncio.create_task(service.heartbeat.run())]
     try:
         yield
     finally:
-        expiry.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await expiry
+        for timer in timers:
+            timer.cancel()
+        for timer in timers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
         await service.close_all()
 
 

@@ -128,7 +128,7 @@ async def signaling_socket(request: web.Request) -> web.WebSocketResponse:
 
 
 class _Socket:
-    """The reading side of one connection: hello, then messages into the room, plus the heartbeat."""
+    """The reading side of one connection: hello, then messages into the room; the heartbeat timer visits it."""
 
     def __init__(
         self, request: web.Request, service: SignalingService, ws: web.WebSocketResponse, connection: Connection
@@ -139,17 +139,18 @@ class _Socket:
         self.connection = connection
         self.budget = MessageBudget()
         self.last_heard = service.now()
+        self.pings_sent = 0  # also the next ping's nonce
 
     async def run(self) -> None:
         room = await self._join()
         if room is None:
             return
-        heartbeat = asyncio.create_task(self._heartbeat())
+        self.service.heartbeat.add(self)
         try:
             await self._read(room)
         finally:
-            heartbeat.cancel()
-            room.disconnect(self.connection, self.service.now())
+            self.service.heartbeat.discard(self)
+            self.service.disconnect(room, self.connection, self.service.now())
             await self.service.report(room)
 
     # --- hello --------------------------------------------------------------
@@ -210,7 +211,6 @@ class _Socket:
     def _decorated(self, admission: Admission, message: Message) -> Message:
         kind = message.get("type")
         if kind == "welcome":
-            message = {**message, **_plan_of(admission)}
             resume = self.service.doorkeeper.resume_token(admission)
             return message if resume is None else {**message, "resume": resume}
         if kind == "admitted" and self.service.turn is not None:
@@ -253,29 +253,15 @@ class _Socket:
             return None
         return parse(data)
 
-    async def _heartbeat(self) -> None:
-        """Ping every interval; close the connection after the silence timeout."""
-        timings = self.service.timings
-        nonce = 0
-        next_ping = self.service.now() + timings.ping_interval
-        while True:
-            now = self.service.now()
-            if now - self.last_heard >= timings.silence_timeout:
-                self.connection.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat-timeout")
-                return
-            if now >= next_ping:
-                nonce += 1
-                self.connection.send(outbound.ping(nonce))
-                next_ping = now + timings.ping_interval
-            await asyncio.sleep(max(0.0, min(next_ping, self.last_heard + timings.silence_timeout) - now))
+    def beat(self, now: float) -> None:
+        """Once per ping interval (the service's heartbeat timer): ping, or close after the silence timeout."""
+        if now - self.last_heard >= self.service.timings.silence_timeout:
+            self.connection.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat-timeout")
+            return
+        self.pings_sent += 1
+        self.connection.send(outbound.ping(self.pings_sent))
 
     def _refuse(self, error: SignalingError, refused: str | None = None) -> None:
         self.connection.send(outbound.error(error, refused))
         if error.close_code is not None:
             self.connection.close(error.close_code, error.code)
-
-
-def _plan_of(admission: Admission) -> dict[str, str]:
-    """The session's planned start and end for welcome (the room itself knows nothing of plans)."""
-    plan = {"planned_start": admission.planned_start, "planned_end": admission.planned_end}
-    return {key: moment.isoformat() for key, moment in plan.items() if moment is not None}
