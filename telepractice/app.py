@@ -57,13 +57,35 @@ async def _index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WEB_ROOT / "index.html")
 
 
-@system_routes.route("GET", "/join", summary="The call page of a family member's personal link (token in the fragment)",
-                     responses={200: "HTML page"})
-@system_routes.route("GET", "/call", summary="The call page for staff (token in the fragment)",
+def _page(name: str) -> web.FileResponse:
+    """A page of the web app, never kept in the HTTP cache: a session page must not outlive a quick exit there."""
+    return web.FileResponse(WEB_ROOT / name, headers={"Cache-Control": "no-store"})
+
+
+@system_routes.route("GET", "/join", summary="A family member's personal link: language, consent, camera check "
+                     "(token in the fragment)", responses={200: "HTML page"})
+async def _join_page(request: web.Request) -> web.FileResponse:
+    """GET /join: the family's steps before the call; the token rides in the fragment."""
+    return _page("join.html")
+
+
+@system_routes.route("GET", "/exit", summary="The neutral page a quick exit lands on", responses={200: "HTML page"})
+async def _exit_page(request: web.Request) -> web.FileResponse:
+    """GET /exit: a blank page that says nothing of what was open before."""
+    return _page("exit.html")
+
+
+@system_routes.route("GET", "/goodbye", summary="The family's last page, after the evaluation", responses={200: "HTML page"})
+async def _goodbye_page(request: web.Request) -> web.FileResponse:
+    """GET /goodbye: thank you and what happens next, once a family member's session is over."""
+    return _page("goodbye.html")
+
+
+@system_routes.route("GET", "/call", summary="The call page (token in the fragment)",
                      responses={200: "HTML page"})
 async def _call_page(request: web.Request) -> web.FileResponse:
-    """GET /join (a family member's link) and GET /call (staff): the call page; its token rides in the fragment."""
-    return web.FileResponse(WEB_ROOT / "call.html")
+    """GET /call: the call page, for staff and for a family member after the join steps; its token rides in the fragment."""
+    return _page("call.html")
 
 
 def _database(app: web.Application):  # type: ignore[no-untyped-def]

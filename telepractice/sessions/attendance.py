@@ -31,7 +31,7 @@ class AttendanceKind(enum.StrEnum):
     MOVED_ASIDE = "moved_aside"  # into a side room: still present
     BROUGHT_BACK = "brought_back"
     LEFT = "left"
-    REMOVED = "removed"  # by the host, or by the withdrawal of consent
+    REMOVED = "removed"  # by the host, by the withdrawal of consent, or by revoking their link
     SESSION_ENDED = "session_ended"
 
 
@@ -42,6 +42,11 @@ class EndReason(enum.StrEnum):
     SERVER_RESTART = "server_restart"
     CONSENT_WITHDRAWN = "consent_withdrawn"
     SENT_TO_WAITING_ROOM = "sent_to_waiting_room"
+    LINK_REVOKED = "link_revoked"  # the worker revoked the personal link they were in on
+
+
+# Removals the record keeps as such even when the person was dropped at the time: they did not just lose the line.
+_REMOVALS = (EndReason.CONSENT_WITHDRAWN, EndReason.LINK_REVOKED)
 
 
 _CLOSING = (AttendanceKind.LEFT, AttendanceKind.REMOVED, AttendanceKind.SESSION_ENDED)
@@ -100,7 +105,7 @@ def close(presence: Presence, at: dt.datetime, reason: EndReason) -> Presence:
     if not presence.is_open:
         return presence
     if presence.dropped_at is not None:
-        kept = reason if reason is EndReason.CONSENT_WITHDRAWN else EndReason.CONNECTION_LOST
+        kept = reason if reason in _REMOVALS else EndReason.CONNECTION_LOST
         return dataclasses.replace(presence, ended_at=presence.dropped_at, end_reason=kept, dropped_at=None)
     return dataclasses.replace(presence, ended_at=max(at, presence.started_at), end_reason=reason)
 

@@ -52,6 +52,7 @@ _DEPARTURES: dict[str, tuple[AttendanceKind, EndReason]] = {
     Departure.TIMED_OUT: (AttendanceKind.LEFT, EndReason.CONNECTION_LOST),
     Departure.DROPPED: (AttendanceKind.LEFT, EndReason.CONNECTION_LOST),
     Departure.CONSENT_WITHDRAWN: (AttendanceKind.REMOVED, EndReason.CONSENT_WITHDRAWN),
+    Departure.LINK_REVOKED: (AttendanceKind.REMOVED, EndReason.LINK_REVOKED),
     Departure.SENT_TO_WAITING_ROOM: (AttendanceKind.REMOVED, EndReason.SENT_TO_WAITING_ROOM),
     Departure.TURNED_AWAY: (AttendanceKind.REMOVED, EndReason.SENT_TO_WAITING_ROOM),
     Departure.ENDED: (AttendanceKind.SESSION_ENDED, EndReason.SESSION_ENDED),
@@ -180,6 +181,8 @@ def attendance_events(
                 EventKind.ADMITTED: AttendanceKind.ADMITTED,
                 EventKind.DROPPED: AttendanceKind.DROPPED,
                 EventKind.RECONNECTED: AttendanceKind.RECONNECTED,
+                EventKind.MOVED_ASIDE: AttendanceKind.MOVED_ASIDE,
+                EventKind.BROUGHT_BACK: AttendanceKind.BROUGHT_BACK,
             }[event.kind]
             mapped.append(AttendanceEvent(what, at, event.participant_id, kind))
     return mapped

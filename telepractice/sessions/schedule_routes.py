@@ -299,7 +299,8 @@ async def post_invites(request: web.Request) -> web.Response:
 
 
 @schedule_routes.route("POST", "/api/sessions/{session_id}/invites/{invite_id}/revoke",
-                       summary="Revoke a personal link", body=EMPTY, roles=WORKER,
+                       summary="Revoke a personal link; whoever is in the call or waiting on it leaves at once",
+                       body=EMPTY, roles=WORKER,
                        responses={200: "The link, revoked", 404: "No such session or link, or not yours"})
 async def post_revoke(request: web.Request) -> web.Response:
     staff = await require_staff(request, *WORKER)
@@ -315,6 +316,8 @@ async def post_revoke(request: web.Request) -> web.Response:
             await app[AUDIT].append(session, actor=staff.actor, action="invite.revoke", target=f"invite:{invite.id}",
                                     detail={"case": case.id, "session": scheduled.id})
         view = invite_view(invite)
+    # After the commit, and even for a link revoked before: someone still in on it must not stay.
+    await app[SIGNALING].invite_revoked(scheduled.id, invite.participant_id, invite.id)
     return web.json_response(view)
 
 

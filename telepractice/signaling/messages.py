@@ -182,6 +182,13 @@ class Leave:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class IceServers:
+    """In the call: send me fresh ICE servers (new TURN credentials) before an ICE restart."""
+
+    TYPE: ClassVar[str] = "ice-servers"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Help:
     """Family: ask the session's staff for help, unseen by anyone else in the call."""
 
@@ -234,6 +241,7 @@ InboundMessage = (
     | SideRoomReturn
     | EndSession
     | Leave
+    | IceServers
     | Help
     | HelpAcknowledge
     | Chat
@@ -257,6 +265,7 @@ INBOUND: Mapping[str, type[InboundMessage]] = {
         SideRoomReturn,
         EndSession,
         Leave,
+        IceServers,
         Help,
         HelpAcknowledge,
         Chat,

@@ -42,6 +42,7 @@ class Departure(enum.StrEnum):
     TURNED_AWAY = "turned-away"
     SENT_TO_WAITING_ROOM = "sent-to-waiting-room"
     CONSENT_WITHDRAWN = "consent-withdrawn"
+    LINK_REVOKED = "link-revoked"  # the worker revoked the personal link the person came in on
     ENDED_BY_HOST = "ended-by-host"
     ENDED = "ended"
 
@@ -171,6 +172,11 @@ def chat(sender: str, text: str, at: str, side_room: str | None) -> Message:
     return _message("chat", **{"from": sender}, text=text, at=at, side_room=side_room)
 
 
+def ice_servers(servers: Iterable[Mapping[str, Any]] = (), expires_at: int | None = None) -> Message:
+    """Fresh ICE servers for an ICE restart; the transport fills in TURN credentials when it has them."""
+    return _message("ice-servers", ice_servers=[dict(server) for server in servers], expires_at=expires_at)
+
+
 def ping(nonce: int) -> Message:
     return _message("ping", nonce=nonce)
 
@@ -215,6 +221,7 @@ OUTBOUND_TYPES = (
     "help-acknowledged",
     "time-warning",
     "chat",
+    "ice-servers",
     "ping",
     "pong",
     "error",

@@ -28,6 +28,7 @@ from telepractice.signaling.messages import (
     EndSession,
     Hello,
     Help,
+    IceServers,
     HelpAcknowledge,
     InboundMessage,
     Leave,
@@ -46,6 +47,7 @@ from telepractice.signaling.outbound import Departure, PresenceEvent, WaitingRea
 from telepractice.signaling.participant import Identity, Input, Participant, Peer, Role, State
 from telepractice.signaling.ratelimit import TokenBucket
 from telepractice.signaling.roster import Roster
+from telepractice.signaling.ice_refresh import IceRefreshLimit
 from telepractice.signaling.side_rooms import SideRooms
 
 DEFAULT_GRACE_SECONDS = 30.0
@@ -79,6 +81,8 @@ class EventKind(enum.StrEnum):
     RECONNECTED = "reconnected"
     LEFT = "left"
     ENDED = "ended"
+    MOVED_ASIDE = "moved-aside"  # taken into a side room (``reason``: which); still in the session
+    BROUGHT_BACK = "brought-back"  # back in the main room from a side room
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -111,6 +115,7 @@ class Room:
         self._side_rooms = SideRooms(self._roster.participants)
         self._help = HelpDesk(self._roster)
         self._events: list[RoomEvent] = []
+        self._ice_refresh = IceRefreshLimit()
         self._chat_buckets: dict[str, TokenBucket] = {}
 
     @property
@@ -159,16 +164,24 @@ class Room:
             case Offer() | Answer() | Candidate():
                 self._relay(sender, message)
             case SideRoomCreate():
-                self._side_rooms.create([self._roster.target(pid) for pid in message.participants])
+                aside = [self._roster.target(pid) for pid in message.participants]
+                name = self._side_rooms.create(aside)
+                self._moved(aside, EventKind.MOVED_ASIDE, now, name)
                 self._update_bitrates()
             case SideRoomMove():
-                self._side_rooms.move(self._roster.target(message.participant), message.side_room)
+                moved = self._roster.target(message.participant)
+                self._side_rooms.move(moved, message.side_room)
+                self._moved([moved], EventKind.MOVED_ASIDE, now, message.side_room)
                 self._update_bitrates()
             case SideRoomReturn():
-                self._side_rooms.bring_back([self._roster.target(pid) for pid in message.participants])
+                back = [self._roster.target(pid) for pid in message.participants]
+                self._side_rooms.bring_back(back)
+                self._moved(back, EventKind.BROUGHT_BACK, now)
                 self._update_bitrates()
             case EndSession():
                 self.end(now, Departure.ENDED_BY_HOST)
+            case IceServers():
+                self._fresh_ice_servers(sender, now)
             case Leave():
                 self._leave(sender, now)
             case Help():
@@ -241,6 +254,14 @@ class Room:
                 record.move(Input.REMOVE, now)
         self.state = RoomState.ENDED
         self._event(EventKind.ENDED, now, reason=reason)
+
+    def remove(self, participant_id: str, reason: Departure, now: float) -> bool:
+        """Take someone out from outside the call (their link was revoked); False when they are not here."""
+        record = self._roster.get(participant_id)
+        if record is None or self.state is RoomState.ENDED or record.state is State.LEFT:
+            return False
+        self._remove(record, reason, now)
+        return True
 
     def tell_host(self, message: outbound.Message) -> bool:
         """A message from the sessions layer (a time warning) to the host; False when the host is not in the call."""
@@ -424,6 +445,18 @@ class Room:
         self._update_bitrates()
 
     # --- media signalling ---------------------------------------------------
+
+    def _fresh_ice_servers(self, sender: Participant, now: float) -> None:
+        """Answer ``ice-servers``; the transport adds the TURN credentials, which the room never sees."""
+        if not sender.in_call:
+            raise errors.NotAdmitted()
+        self._ice_refresh.allow(sender.id, now)
+        self._roster.send(sender, outbound.ice_servers())
+
+    def _moved(self, records: list[Participant], kind: EventKind, now: float, side_room: str | None = None) -> None:
+        """Side-room moves go into the attendance record: who was taken aside or brought back, and when."""
+        for record in records:
+            self._event(kind, now, record, side_room)
 
     def _media_state(self, sender: Participant, message: MediaState) -> None:
         sender.audio, sender.video, sender.screen = message.audio, message.video, message.screen

@@ -13,8 +13,9 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Protocol
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -22,10 +23,13 @@ from telepractice.appkeys import ATTENDANCE_EVENTS, AUDIT, DB, KEYRING, SETTINGS
 from telepractice.config import Settings
 from telepractice.sessions.safety_alerts import safety_hook
 from telepractice.signaling import errors
+from telepractice.signaling.bus import InProcessBus, MessageBus, RedisBus
 from telepractice.signaling.errors import CloseCode
 from telepractice.signaling.heartbeat import Heartbeat
 from telepractice.signaling.help_desk import SafetyEvent
-from telepractice.signaling.identity import Doorkeeper
+from telepractice.signaling.identity import Admission, Doorkeeper
+from telepractice.signaling.instances import Instances
+from telepractice.signaling.outbound import Departure
 from telepractice.signaling.messages import HELLO_TIMEOUT_SECONDS, PING_INTERVAL_SECONDS, SILENCE_TIMEOUT_SECONDS
 from telepractice.signaling.participant import Peer
 from telepractice.signaling.registry import RoomRegistry
@@ -73,6 +77,11 @@ async def log_events(room_id: str, events: list[RoomEvent]) -> None:
         log.debug("room %s: %s participant=%s reason=%s", room_id, event.kind, event.participant_id, event.reason)
 
 
+def message_bus(settings: Settings) -> MessageBus:
+    """Redis between several instances when ``redis_url`` is set; otherwise this instance alone."""
+    return RedisBus.from_url(settings.redis_url) if settings.redis_url else InProcessBus()
+
+
 def turn_config(settings: Settings) -> TurnConfig | None:
     """TURN credentials are handed out only when both the secret and the URLs are set."""
     if not settings.turn_secret or not settings.turn_urls:
@@ -92,6 +101,7 @@ class SignalingService:
         on_events: EventsHook = log_events,
         turn: TurnConfig | None = None,
         on_safety: SafetyHook = log_safety,
+        bus: MessageBus | None = None,
     ) -> None:
         self.doorkeeper = doorkeeper
         self.timings = timings or Timings()
@@ -100,6 +110,15 @@ class SignalingService:
         self.on_safety = on_safety
         self.turn = turn
         self.connections: set[LiveConnection] = set()
+        # Held only while a room's events are written, so a room nobody reports on costs nothing.
+        self._hand_over_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # Which personal link each family member of a room came in on; forgotten with the room.
+        self._links: weakref.WeakKeyDictionary[Room, dict[str, str]] = weakref.WeakKeyDictionary()
+        self.instances = Instances(bus or InProcessBus(), {
+            "consent-changed": self._heard_consent_changed,
+            "invite-revoked": self._heard_invite_revoked,
+            "session-ended": self._heard_session_ended,
+        })
         self.heartbeat = Heartbeat(self.timings.ping_interval, self.now)
 
     @staticmethod
@@ -112,7 +131,20 @@ class SignalingService:
         safety, events = room.take_safety_events(), room.take_events()
         if safety or events:
             # Shielded: a handler cancelled as its client goes (leave, then close) still records what happened.
-            await asyncio.shield(self._hand_over(room.room_id, safety, events))
+            await asyncio.shield(self._in_order(room.room_id, safety, events))
+
+    async def _in_order(self, room_id: str, safety: list[SafetyEvent], events: list[RoomEvent]) -> None:
+        """One hand-over per room at a time, in the order they happened.
+
+        Two handlers of one room (the host admitting, then an HTTP request revoking the link a moment
+        later) would otherwise write at once, and on PostgreSQL the second transaction would not see the
+        presence the first is still writing: the removal would find no one to close.
+        """
+        lock = self._hand_over_locks.get(room_id)
+        if lock is None:
+            lock = self._hand_over_locks[room_id] = asyncio.Lock()
+        async with lock:
+            await self._hand_over(room_id, safety, events)
 
     async def _hand_over(self, room_id: str, safety: list[SafetyEvent], events: list[RoomEvent]) -> None:
         if safety:
@@ -130,11 +162,39 @@ class SignalingService:
             log.exception("the attendance hook failed for room %s", room_id)
 
     async def consent_changed(self, room_id: str, participant_id: str, consent_ok: bool) -> None:
-        """The sessions layer recorded or withdrew consent: tell the host, or take the person out."""
+        """The sessions layer recorded or withdrew consent: tell the host, or take the person out, on every instance."""
+        await self._consent_changed_here(room_id, participant_id, consent_ok)
+        await self.instances.tell("consent-changed", room=room_id, participant=participant_id, ok=consent_ok)
+
+    async def _consent_changed_here(self, room_id: str, participant_id: str, consent_ok: bool) -> None:
         room = self.registry.get(room_id)
         if room is not None:
             room.set_consent(participant_id, consent_ok, self.now())
             await self.report(room)
+
+    async def _heard_consent_changed(self, notice: Mapping[str, Any]) -> None:
+        await self._consent_changed_here(str(notice["room"]), str(notice["participant"]), notice["ok"] is True)
+
+    def admitted_on(self, room: Room, admission: Admission) -> None:
+        """A connection joined ``room`` with ``admission``: remember the link a family member came in on."""
+        if admission.invite_id is not None:
+            self._links.setdefault(room, {})[admission.identity.participant_id] = admission.invite_id
+
+    async def invite_revoked(self, room_id: str, participant_id: str, invite_id: str) -> None:
+        """A personal link was revoked: whoever is in on it, waiting or in the call, on any instance, leaves now."""
+        await self._invite_revoked_here(room_id, participant_id, invite_id)
+        await self.instances.tell("invite-revoked", room=room_id, participant=participant_id, invite=invite_id)
+
+    async def _invite_revoked_here(self, room_id: str, participant_id: str, invite_id: str) -> None:
+        room = self.registry.get(room_id)
+        # Only the link they came in on: revoking an older link must not remove someone on a newer one.
+        if room is None or self._links.get(room, {}).get(participant_id) != invite_id:
+            return
+        if room.remove(participant_id, Departure.LINK_REVOKED, self.now()):
+            await self.report(room)
+
+    async def _heard_invite_revoked(self, notice: Mapping[str, Any]) -> None:
+        await self._invite_revoked_here(str(notice["room"]), str(notice["participant"]), str(notice["invite"]))
 
     async def help_acknowledged(self, room_id: str, alert_id: str, staff_id: str) -> None:
         """Staff acknowledged an alert through the API: tell the staff still in the call."""
@@ -149,6 +209,13 @@ class SignalingService:
 
     async def end_session(self, room_id: str) -> None:
         """The sessions layer ended or cancelled the session: close it for everyone, waiting room included."""
+        await self._end_session_here(room_id)
+        await self.instances.tell("session-ended", room=room_id)
+
+    async def _heard_session_ended(self, notice: Mapping[str, Any]) -> None:
+        await self._end_session_here(str(notice["room"]))
+
+    async def _end_session_here(self, room_id: str) -> None:
         room = self.registry.get(room_id)
         self.registry.end(room_id, self.now())
         if room is not None:
@@ -194,7 +261,9 @@ async def signaling_context(app: web.Application) -> AsyncIterator[None]:
         on_events=app.get(ATTENDANCE_EVENTS, log_events),
         turn=turn_config(settings),
         on_safety=safety_hook(app[DB], app[KEYRING], app[AUDIT]),
+        bus=message_bus(settings),
     )
+    await service.instances.start()
     app[SIGNALING] = service
     timers = [asyncio.create_task(service.expire_forever()), asyncio.create_task(service.heartbeat.run())]
     try:
@@ -206,6 +275,7 @@ async def signaling_context(app: web.Application) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await timer
         await service.close_all()
+        await service.instances.close()
 
 
 async def close_sockets(app: web.Application) -> None:

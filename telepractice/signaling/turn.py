@@ -4,8 +4,9 @@ coturn, started with ``use-auth-secret`` and ``static-auth-secret=SECRET``,
 accepts any username of the form ``"<unix expiry>:<anything>"`` whose password
 is ``base64(HMAC-SHA1(SECRET, username))`` until the expiry passes. So the
 server never stores TURN users: it hands each admitted participant a
-credential that dies with their session (or sooner), and a fresh one on every
-ICE restart, simply by calling :func:`ice_servers` again.
+credential that dies with their session (or sooner), and a fresh one when the
+page asks before an ICE restart (the ``ice-servers`` message, :func:`fresh`),
+simply by calling :func:`ice_servers` again.
 
 Pure: no I/O, no clock (the caller passes ``now``), and no logging, so the
 secret can never reach a log line.
@@ -84,3 +85,13 @@ def ice_servers(config: TurnConfig, participant_id: str, now: float, session_end
     if config.stun_urls:
         servers.append({"urls": config.stun_urls})
     return servers
+
+
+def fresh(config: TurnConfig, participant_id: str, now: float, session_ends_at: float) -> dict[str, Any]:
+    """The fields of an ``ice-servers`` answer: new credentials and when they stop; nothing once the session is over."""
+    if session_ends_at <= now:
+        return {}
+    return {
+        "ice_servers": ice_servers(config, participant_id, now, session_ends_at),
+        "expires_at": expiry(config, now, session_ends_at),
+    }

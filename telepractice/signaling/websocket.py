@@ -167,6 +167,7 @@ class _Socket:
             room = self.service.registry.room(admission.identity.room_id, now)
             self.connection.decorate = functools.partial(self._decorated, admission)
             room.connect(admission.identity, self.connection, now)
+            self.service.admitted_on(room, admission)
             return room
         except (SignalingProtocolError, SignalingUserError) as error:
             self._refuse(error, Hello.TYPE)
@@ -213,6 +214,9 @@ class _Socket:
         if kind == "welcome":
             resume = self.service.doorkeeper.resume_token(admission)
             return message if resume is None else {**message, "resume": resume}
+        if kind == "ice-servers" and self.service.turn is not None:
+            ends_at = admission.ends_at.timestamp()
+            return {**message, **turn.fresh(self.service.turn, admission.identity.participant_id, time.time(), ends_at)}
         if kind == "admitted" and self.service.turn is not None:
             ends_at = admission.ends_at.timestamp()
             now = time.time()

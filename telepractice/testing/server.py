@@ -74,11 +74,12 @@ class PreparedSession:
 
 async def prepare_family_session(
     settings: Settings, family_names: Sequence[str] = ("Ana Test", "Rui Test"), *, consent: bool = True,
-    without_consent: Sequence[str] = (),
+    without_consent: Sequence[str] = (), minors: Sequence[str] = (),
 ) -> PreparedSession:
     """Migrate the database and make a worker, a case with these adults, their consent, a session and links.
 
-    The people of ``without_consent`` come last, with a link but no consent on record.
+    The people of ``without_consent`` come next, with a link but no consent on record; ``minors`` last:
+    children in the first adult's care, with that guardian's consent on record but not yet their own assent.
     """
     from telepractice.server import migrate
 
@@ -108,6 +109,15 @@ async def prepare_family_session(
                         text_hash="0" * 64, language="en", given_by_participant_id=person.id))
                 _invite, token = await issue_invite(session, signing, settings, scheduled, person)
                 members.append(FamilyMember(person.id, name, token))
+            for name in minors:
+                guardian = members[0].participant_id
+                child = await add_participant(session, cipher, NewParticipant(
+                    display_name=name, role="child", is_minor=True, guardian_id=guardian))
+                await record_consent(session, cipher, child, ConsentGiven(
+                    kind=ConsentKind.CONSENT, method=ConsentMethod.BROWSER, text_version="test-1",
+                    text_hash="0" * 64, language="en", given_by_participant_id=guardian))
+                _invite, token = await issue_invite(session, signing, settings, scheduled, child)
+                members.append(FamilyMember(child.id, name, token))
         pair = await StaffLogins(db, audit, signing, settings).login("test.worker", password, "127.0.0.1")
         return PreparedSession(scheduled.id, worker.id, worker.display_name, pair.access_token, tuple(members))
     finally:

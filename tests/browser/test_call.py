@@ -41,7 +41,8 @@ def staff_path(prepared: PreparedSession) -> str:
 
 
 def family_path(prepared: PreparedSession, index: int) -> str:
-    return f"/join#invite={prepared.family[index].join_token}"
+    # Straight into the call page: these tests are about the call; tests/browser/test_family_path.py walks /join.
+    return f"/call#invite={prepared.family[index].join_token}"
 
 
 async def video_playing(page: Page, key: str) -> dict[str, Any]:

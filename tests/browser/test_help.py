@@ -90,5 +90,7 @@ async def test_the_family_answers_the_evaluation_when_the_worker_ends_the_sessio
     await form.locator("textarea").fill("Foi bom.")
     await screenshot(family, output_dir, "evaluation-family")
     await form.locator('button[type="submit"]').click()
-    await family.locator("#evaluation").filter(has_text="Thank you").wait_for()
+    # Once sent, the goodbye page takes the call page's place (web/js/evaluation.js).
+    await family.wait_for_url("**/goodbye")
+    await family.locator("main").filter(has_text="Thank you").wait_for()
     no_page_errors(pages)
