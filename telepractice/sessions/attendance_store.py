@@ -10,6 +10,7 @@ Rows hold ids and times only, never names.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -121,20 +122,27 @@ async def record(db: SessionFactory, session_id: str, events: Sequence[Attendanc
     if not events:
         return
     async with db() as session, session.begin():
-        open_rows = await _open_rows(session, session_id)
-        for event in events:
-            session.add(AttendanceEventRow(
-                id=new_id(), session_id=session_id, who_kind=None if event.who_kind is None else str(event.who_kind),
-                event=str(event.event), reason=None if event.reason is None else str(event.reason), at=event.at,
-                **_who_columns(event.who, event.who_kind),
-            ))
-            _apply(session, session_id, open_rows, event)
-        if any(event.event is AttendanceKind.ADMITTED for event in events):
-            await session.execute(
-                update(CaseSession)
-                .where(CaseSession.id == session_id, CaseSession.status == SessionStatus.SCHEDULED)
-                .values(status=SessionStatus.LIVE)
-            )
+        await _record_in(session, session_id, events)
+
+
+async def _record_in(session: AsyncSession, session_id: str, events: Sequence[AttendanceEvent]) -> None:
+    """``record`` inside a transaction the caller holds (several sessions may share one commit)."""
+    if not events:
+        return
+    open_rows = await _open_rows(session, session_id)
+    for event in events:
+        session.add(AttendanceEventRow(
+            id=new_id(), session_id=session_id, who_kind=None if event.who_kind is None else str(event.who_kind),
+            event=str(event.event), reason=None if event.reason is None else str(event.reason), at=event.at,
+            **_who_columns(event.who, event.who_kind),
+        ))
+        _apply(session, session_id, open_rows, event)
+    if any(event.event is AttendanceKind.ADMITTED for event in events):
+        await session.execute(
+            update(CaseSession)
+            .where(CaseSession.id == session_id, CaseSession.status == SessionStatus.SCHEDULED)
+            .values(status=SessionStatus.LIVE)
+        )
 
 
 def _apply(session: AsyncSession, session_id: str, open_rows: dict[str, PresenceInterval], event: AttendanceEvent) -> None:
@@ -192,8 +200,14 @@ async def _kinds(db: SessionFactory, ids: set[str]) -> dict[str, WhoKind]:
     if not ids:
         return {}
     async with db() as session:
-        family = set((await session.execute(select(FamilyParticipant.id).where(FamilyParticipant.id.in_(ids)))).scalars())
-        staff = set((await session.execute(select(StaffMember.id).where(StaffMember.id.in_(ids)))).scalars())
+        return await _kinds_in(session, ids)
+
+
+async def _kinds_in(session: AsyncSession, ids: set[str]) -> dict[str, WhoKind]:
+    if not ids:
+        return {}
+    family = set((await session.execute(select(FamilyParticipant.id).where(FamilyParticipant.id.in_(ids)))).scalars())
+    staff = set((await session.execute(select(StaffMember.id).where(StaffMember.id.in_(ids)))).scalars())
     return {**{i: WhoKind.STAFF for i in staff}, **{i: WhoKind.FAMILY for i in family}}
 
 
@@ -215,9 +229,7 @@ async def on_room_events(
     """Record what a room reported (its id is the session's id); returns the events as recorded."""
     ids = {event.participant_id for event in events if event.participant_id}
     mapped = attendance_events(events, await _kinds(db, ids), monotonic_to_wall(now, monotonic_now))
-    unknown = ids - {event.who for event in mapped if event.who}
-    if unknown:
-        log.warning("room %s: %d attendance event(s) about unknown ids were not recorded", room_id, len(unknown))
+    _warn_unknown(room_id, events, mapped)
     await record(db, room_id, mapped)
     return mapped
 
@@ -225,11 +237,114 @@ async def on_room_events(
 EndedHook = Callable[[str, dt.datetime], Awaitable[None]]
 
 
+@dataclasses.dataclass
+class _Waiting:
+    room_id: str
+    events: Sequence[RoomEvent]
+    to_wall: Callable[[float], dt.datetime]  # anchored when the events were handed in, not when written
+    done: asyncio.Future[list[AttendanceEvent]]
+
+
+class GroupCommit:
+    """Records the events of every room that reported while the previous commit was running, in one commit.
+
+    ``record`` returns only once its events are committed, exactly as a
+    transaction of its own would: nothing is acknowledged that a crash could
+    still lose. While one commit runs (an fsync on SQLite) the next rooms
+    wait and then share one, so a join storm of 500 is a handful of commits,
+    not 500. If a shared commit fails, each room is tried again alone, so one
+    room's bad events never cost another room its record.
+    """
+
+    def __init__(self, db: SessionFactory) -> None:
+        self.db = db
+        self._waiting: list[_Waiting] = []
+        self._writer: asyncio.Task[None] | None = None
+        self.commits = 0  # transactions that recorded something: fewer than the rooms when they shared
+
+    async def record(self, room_id: str, events: Sequence[RoomEvent]) -> list[AttendanceEvent]:
+        """Record what a room reported (its id is the session's id); returns the events as recorded."""
+        done: asyncio.Future[list[AttendanceEvent]] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(room_id, events, monotonic_to_wall(), done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_while_waiting())
+        return await done
+
+    async def _write_while_waiting(self) -> None:
+        batch: list[_Waiting] = []
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                await self._write_batch(batch)
+        finally:
+            # Cancelled mid-commit (the loop shutting down): nobody may wait for ever on a commit that never ends.
+            for waiting in batch:
+                waiting.done.cancel()
+
+    async def _write_batch(self, batch: list[_Waiting]) -> None:
+        try:
+            recorded = await self._write(batch)
+        except Exception as error:
+            if len(batch) == 1:
+                _settle(batch[0].done, error=error)
+                return
+            log.warning("a shared attendance commit of %d rooms failed; writing each alone", len(batch),
+                        exc_info=True)
+            for waiting in batch:
+                await self._write_alone(waiting)
+            return
+        for waiting, mapped in zip(batch, recorded):
+            _settle(waiting.done, result=mapped)
+
+    async def _write_alone(self, waiting: _Waiting) -> None:
+        try:
+            [mapped] = await self._write([waiting])
+        except Exception as error:
+            _settle(waiting.done, error=error)
+        else:
+            _settle(waiting.done, result=mapped)
+
+    async def _write(self, batch: list[_Waiting]) -> list[list[AttendanceEvent]]:
+        ids = {event.participant_id for waiting in batch for event in waiting.events if event.participant_id}
+        recorded: list[list[AttendanceEvent]] = []
+        async with self.db() as session, session.begin():
+            kinds = await _kinds_in(session, ids)
+            for waiting in batch:
+                mapped = attendance_events(waiting.events, kinds, waiting.to_wall)
+                _warn_unknown(waiting.room_id, waiting.events, mapped)
+                await _record_in(session, waiting.room_id, mapped)
+                recorded.append(mapped)
+        self.commits += 1
+        return recorded
+
+
+def _settle(
+    done: asyncio.Future[list[AttendanceEvent]],
+    *,
+    result: list[AttendanceEvent] | None = None,
+    error: BaseException | None = None,
+) -> None:
+    if done.done():
+        return  # the caller stopped waiting; its events are written all the same
+    if error is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(result or [])
+
+
+def _warn_unknown(room_id: str, events: Sequence[RoomEvent], mapped: list[AttendanceEvent]) -> None:
+    unknown = {event.participant_id for event in events if event.participant_id} - {e.who for e in mapped if e.who}
+    if unknown:
+        log.warning("room %s: %d attendance event(s) about unknown ids were not recorded", room_id, len(unknown))
+
+
 def attendance_hook(db: SessionFactory, on_ended: EndedHook | None = None) -> Callable[[str, list[RoomEvent]], Awaitable[None]]:
-    """The signalling service's ``on_events``: record, then hand an ended session to ``on_ended``."""
+    """The signalling service's ``on_events``: record (rooms reporting at once share a commit), then hand an
+    ended session to ``on_ended``."""
+    writer = GroupCommit(db)
 
     async def hook(room_id: str, events: list[RoomEvent]) -> None:
-        recorded = await on_room_events(db, room_id, events)
+        recorded = await writer.record(room_id, events)
         ends = [e.at for e in recorded if e.who is None and e.event is AttendanceKind.SESSION_ENDED]
         if ends and on_ended is not None:
             await on_ended(room_id, ends[-1])
