@@ -11,8 +11,10 @@ from aiohttp import web
 from telepractice import __version__
 from telepractice.appkeys import ATTENDANCE_EVENTS, AUDIT, DB, ENGINE, KEYRING, SETTINGS, SIGNALING, SIGNING_KEYS
 from telepractice.audit import AuditLog
+from telepractice.audit_routes import audit_routes
 from telepractice.auth.routes import auth_routes, staff_routes
 from telepractice.auth.signing_keys import SigningKeyring
+from telepractice.cases.overview import overview_routes
 from telepractice.cases.routes import case_routes
 from telepractice.config import Settings
 from telepractice.crypto.case_keys import reapply_erasures
@@ -36,8 +38,10 @@ log = logging.getLogger("telepractice")
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 
 system_routes = ApiRoutes("system")
-ROUTE_SETS: tuple[ApiRoutes, ...] = (system_routes, auth_routes, staff_routes, case_routes, session_routes, signaling_routes,
-                                      probe_routes, alert_routes, evaluation_routes, schedule_routes, join_routes)
+# overview_routes before case_routes: aiohttp tries routes in order, and /api/cases/{reference} would take "overview".
+ROUTE_SETS: tuple[ApiRoutes, ...] = (system_routes, auth_routes, staff_routes, overview_routes, case_routes,
+                                      session_routes, signaling_routes, probe_routes, alert_routes, evaluation_routes,
+                                      schedule_routes, join_routes, audit_routes)
 
 
 @system_routes.route("GET", "/healthz", summary="Whether the server and its database are up",
@@ -86,6 +90,13 @@ async def _goodbye_page(request: web.Request) -> web.FileResponse:
 async def _call_page(request: web.Request) -> web.FileResponse:
     """GET /call: the call page, for staff and for a family member after the join steps; its token rides in the fragment."""
     return _page("call.html")
+
+
+@system_routes.route("GET", "/console", summary="The staff console: login, cases, sessions, records, supervision",
+                     responses={200: "HTML page"})
+async def _console_page(request: web.Request) -> web.FileResponse:
+    """GET /console: one page for workers and supervisors; never cached, as it runs a login."""
+    return _page("console.html")
 
 
 def _database(app: web.Application):  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ from telepractice.appkeys import AUDIT, DB, KEYRING, SETTINGS, SIGNALING, SIGNIN
 from telepractice.auth.guards import StaffPrincipal, require_staff
 from telepractice.cases.access import case_for_staff, visible_cases
 from telepractice.crypto.case_keys import open_case
-from telepractice.errors import Conflict, InvalidField, NotFound
+from telepractice.errors import Conflict, Forbidden, InvalidField, NotFound
 from telepractice.http import read_json
 from telepractice.openapi import ApiRoutes
 from telepractice.sessions import consent_gate
@@ -160,12 +160,16 @@ async def _planned(session: AsyncSession, staff: StaffPrincipal, case: Case, bod
     return scheduled
 
 
-@schedule_routes.route("POST", "/api/cases/{reference}/sessions", summary="Schedule a session of a case I work on",
-                       body=NEW_SESSION, roles=WORKER,
+@schedule_routes.route("POST", "/api/cases/{reference}/sessions",
+                       summary="Schedule a session of a case I work on (supervisors: case discussions only)",
+                       body=NEW_SESSION, roles=CASE_STAFF,
                        responses={201: "The session", 404: "No such case, or not yours"})
 async def post_session(request: web.Request) -> web.Response:
-    staff = await require_staff(request, *WORKER)
+    staff = await require_staff(request, *CASE_STAFF)
     body = await read_json(request, NEW_SESSION)
+    if staff.role == StaffRole.SUPERVISOR and body["kind"] != SessionKind.CASE_DISCUSSION:
+        # Supervisors hold the staff-only discussions; the family's sessions are their workers' to plan.
+        raise Forbidden("A supervisor schedules case discussions only; family sessions are planned by their worker.")
     app = request.app
     async with app[AUDIT].recording(app[DB]) as session:
         case = await case_for_staff(session, request.match_info["reference"], staff.staff_id, staff.role)
