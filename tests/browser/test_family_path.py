@@ -348,3 +348,79 @@ async def test_after_the_evaluation_sent_or_skipped_the_goodbye_page_has_no_way_
     assert "/call" not in second.url and "/goodbye" not in second.url, second.url
     family.no_errors()
 
+
+ISSUE_LINK_WITH_CODE = """
+async ([session, token, participant]) => {
+  const response = await fetch(`/api/sessions/${session}/invites`, {
+    method: 'POST', headers: {'Content-Type': 'application/json', Authorization: `Bearer ${token}`},
+    body: JSON.stringify({participants: [participant], join_code: true}),
+  });
+  const body = await response.json();
+  return {status: response.status, link: body.invites[0].link, code: body.invites[0].code};
+}
+"""
+
+
+async def test_a_link_with_a_join_code_asks_for_it_and_the_replaced_link_says_to_ask_for_a_new_one(
+    family: Family, prepared: PreparedSession
+) -> None:
+    bia = prepared.family[2]
+    # The worker's API as the console calls it, from a page of the server's origin.
+    worker = await family.open("worker", "/")
+    issued = await worker.evaluate(ISSUE_LINK_WITH_CODE, [prepared.session_id, prepared.worker_token, bia.participant_id])
+    assert issued["status"] == 201 and len(issued["code"]) == 6
+    wrong = f"{(int(issued['code']) + 1) % 1_000_000:06d}"
+
+    page = await family.open("bia", issued["link"].removeprefix(family.server.origin))
+    await choose_language(page, "en")
+    await step(page, "code")
+    assert "Bia" not in (await page.locator("main").text_content() or ""), "no name before the code"
+    await page.get_by_label("6-number code").fill(wrong)
+    await page.locator("main button[type=submit]").click()
+    await page.locator("#code-message").filter(has_text="4 more times").wait_for()
+    await family.screenshot(page, "join-code")
+    await page.get_by_label("6-number code").fill(issued["code"])
+    await page.locator("main button[type=submit]").click()
+    await step(page, "consent")
+    assert "Hello, Bia." in (await page.locator("main").text_content() or "")
+
+    # The link Bia had before was replaced by the new one.
+    old = await family.open("bia-old", join_path(prepared, 2))
+    await step(old, "link-invalid")
+    assert await old.evaluate("() => sessionStorage.length") == 0
+    errors = family.errors.pop("bia", []) + family.errors.pop("bia-old", [])
+    # The browser logs the refused requests (422 wrong code, 410 old link) itself; the pages raised nothing.
+    assert [error for error in errors if "Failed to load resource" not in error] == []
+    family.no_errors()
+
+
+@pytest.fixture
+async def deviceless_family(namespace: netns.Namespace, server: RunningServer, output_dir: Path,
+                            tmp_path: Path) -> AsyncIterator[Family]:
+    """A Chromium with no camera and no microphone at all (no fake devices), like an old desktop."""
+    wrapper = namespace.chromium_wrapper(tmp_path / "deviceless-bin")
+    args = [arg for arg in CHROMIUM_ARGS if arg != "--use-fake-device-for-media-stream"]
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=str(wrapper), args=args, timeout=WAIT_MS)
+        opened = Family(launched, server, output_dir)
+        try:
+            yield opened
+        finally:
+            await opened.close()
+            await launched.close()
+
+
+async def test_without_camera_or_microphone_the_check_says_so_and_the_person_can_still_join(
+    deviceless_family: Family, prepared: PreparedSession
+) -> None:
+    family = deviceless_family
+    page = await family.open("ana", join_path(prepared, 0))
+    await choose_language(page, "en")
+    await step(page, "preview")
+    await page.locator("#media-fix").filter(has_text="did not find a camera or a microphone").wait_for()
+    assert await page.locator("video.self-view, #mic-level").count() == 0
+    join = page.locator("#join")
+    assert await join.text_content() == "Join without camera or microphone"
+    await family.screenshot(page, "no-devices")
+    await join.click()
+    await page.wait_for_url("**/call")
