@@ -1,0 +1,43 @@
+"""The pages of the family's path: never kept in the HTTP cache, each script a module file, and a quick exit page that tells nothing."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from telepractice.http import SECURITY_HEADERS
+
+FAMILY_PAGES = ["/join", "/call", "/goodbye", "/exit"]
+
+
+@pytest.mark.parametrize("path", FAMILY_PAGES)
+async def test_the_family_pages_are_never_cached_and_carry_the_security_headers(client: TestClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status == 200
+    assert response.content_type == "text/html"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Security-Policy"] == SECURITY_HEADERS["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("path", FAMILY_PAGES)
+async def test_the_family_pages_have_no_inline_script_or_style(client: TestClient, path: str) -> None:
+    html = await (await client.get(path)).text()
+    assert " style=" not in html and "<style" not in html
+    for script in re.findall(r"<script\b[^>]*>(.*?)</script>", html, flags=re.S):
+        assert script.strip() == ""
+    assert all(src.startswith("/static/js/") for src in re.findall(r'<script[^>]*src="([^"]+)"', html))
+
+
+async def test_the_quick_exit_page_says_nothing_about_the_service_and_runs_nothing(client: TestClient) -> None:
+    html = (await (await client.get("/exit")).text()).lower()
+    assert "<title>new tab</title>" in html
+    for word in ("telepractice", "session", "sessão", "social", "video", "vídeo", "family", "<script", "stylesheet"):
+        assert word not in html, word
+
+
+async def test_the_join_page_runs_the_family_path_not_the_call(client: TestClient) -> None:
+    html = await (await client.get("/join")).text()
+    assert 'src="/static/js/family/join-page.js"' in html
+    assert 'id="quick-exit"' in html
