@@ -16,7 +16,7 @@ export const SERVER_TYPES = Object.freeze([
   'welcome', 'waiting', 'participant-waiting', 'participant-left-waiting', 'admitted',
   'turned-away', 'presence', 'offer', 'answer', 'candidate', 'side-room-changed',
   'bitrate', 'session-ended', 'removed', 'replaced', 'help-requested', 'help-acknowledged',
-  'ping', 'pong', 'error',
+  'ice-servers', 'ping', 'pong', 'error',
 ]);
 
 /** Close codes after which reconnecting cannot help (docs/protocol.md, "Close codes"). */
@@ -93,6 +93,8 @@ export const leave = () => message('leave');
 export const help = () => message('help');
 /** @param {string} alert  the id of a help-requested */
 export const helpAcknowledge = (alert) => message('help-acknowledge', { alert });
+/** In the call: ask for fresh ICE servers (new TURN credentials) before an ICE restart. */
+export const iceServers = () => message('ice-servers');
 /** @param {{audio: boolean, video: boolean, screen?: boolean}} state */
 export const mediaState = ({ audio, video, screen = false }) => message('media-state', { audio, video, screen });
 /** @param {string} to @param {string} sdp */
@@ -151,10 +153,14 @@ const REQUIRED = {
   removed: { reason: 'string' },
   'help-requested': { alert: 'string', participant: 'object', pending: 'number' },
   'help-acknowledged': { alert: 'string', participant: 'string', pending: 'number' },
+  'ice-servers': { ice_servers: 'array' },
   ping: { nonce: 'number' },
   pong: { nonce: 'number' },
   error: { code: 'string' },
 };
+
+/** How long `freshIceServers` waits for the answer before the call restarts with what it has. */
+export const ICE_SERVERS_TIMEOUT_MS = 3000;
 
 /** @param {unknown} value */
 function jsonType(value) {
@@ -349,6 +355,35 @@ export class SignalingClient extends Emitter {
     if (!this.socket || this.socket.readyState !== OPEN) return false;
     this.socket.send(JSON.stringify(outgoing));
     return true;
+  }
+
+  /**
+   * Ask the server for fresh ICE servers before an ICE restart (docs/protocol.md, `ice-servers`).
+   * Resolves to `{iceServers, expiresAt}` (`expiresAt` in ms since the epoch, null without TURN), or to
+   * null when there is no open socket, the server refuses (not in the call, asked too often) or does not
+   * answer in time: the restart then goes ahead with the servers it already has.
+   * @param {{timeoutMs?: number}} [options]
+   * @returns {Promise<{iceServers: any[], expiresAt: number|null}|null>}
+   */
+  freshIceServers({ timeoutMs = ICE_SERVERS_TIMEOUT_MS } = {}) {
+    return new Promise((resolve) => {
+      const stops = [
+        this.on('ice-servers', (received) => finish({
+          iceServers: received.ice_servers,
+          expiresAt: typeof received.expires_at === 'number' ? received.expires_at * 1000 : null,
+        })),
+        this.on('error', (received) => { if (received.refused === 'ice-servers') finish(null); }),
+        this.on('closed', () => finish(null)),
+      ];
+      const timer = this.timers.setTimeout(() => finish(null), timeoutMs);
+      /** @param {{iceServers: any[], expiresAt: number|null}|null} result */
+      const finish = (result) => {
+        for (const stop of stops) stop();
+        this.timers.clearTimeout(timer);
+        resolve(result);
+      };
+      if (!this.send(iceServers())) finish(null);
+    });
   }
 
   /** Leave the session on purpose: no reconnection. */
