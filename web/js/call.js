@@ -75,6 +75,12 @@ export class PeerLink {
       if (pc.signalingState === 'stable') this.call._applyBitrate(this);
     };
     pc.onconnectionstatechange = () => this._connectionState();
+    // Every ICE restart (quality.js asks for one after a network change) first fetches fresh TURN
+    // credentials: those handed out at admission may have expired in a long call (protocol.md, ice-servers).
+    if (typeof pc.restartIce === 'function') {
+      const restartIce = pc.restartIce.bind(pc);
+      pc.restartIce = () => { void this.call.refreshIceServers().then(() => { if (!this.closed) restartIce(); }); };
+    }
   }
 
   async _negotiate() {
@@ -165,6 +171,8 @@ export class Call extends Emitter {
     this.configuration = configuration;
     /** @type {RTCIceServer[]|null} */
     this.iceServers = null;
+    /** @type {Promise<void>|null} the `ice-servers` request in flight, if any */
+    this._refreshingIce = null;
     /** @type {string|null} */
     this.selfId = null;
     /** @type {Map<string, PeerLink>} */
@@ -216,6 +224,24 @@ export class Call extends Emitter {
   _leftCall() {
     this.inCall = false;
     this.hangUpAll();
+  }
+
+  /**
+   * Fresh ICE servers from the server, set on every connection before an ICE restart. One request at a
+   * time, shared by every link restarting together; the old servers stay when none come (no TURN, asked
+   * too often, no answer in time).
+   * @returns {Promise<void>}
+   */
+  refreshIceServers() {
+    this._refreshingIce ??= this.client.freshIceServers().then((fresh) => {
+      this._refreshingIce = null;
+      if (!fresh || fresh.iceServers.length === 0) return;
+      this.iceServers = fresh.iceServers;
+      for (const link of this.peers.values()) {
+        if (!link.closed) link.pc.setConfiguration({ ...link.pc.getConfiguration(), iceServers: fresh.iceServers });
+      }
+    });
+    return this._refreshingIce;
   }
 
   /**
