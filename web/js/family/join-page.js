@@ -261,6 +261,8 @@ async function previewPage() {
     showStep('preview', t('previewTitle'), ...greeting(), el('p', { textContent: t('previewText') }),
       ...current.view(retry), status, ...notes, join);
     join.textContent = current.joinLabel();
+    // While the fix can still bring the camera back, trying again is the first choice, joining without it the second.
+    join.className = current.blocked() ? 'secondary big' : 'primary big';
     // Moving the video into the new step paused it (as any media element taken out of the page).
     if (current.video.srcObject) current.video.play().catch(() => {});
   };

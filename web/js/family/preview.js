@@ -127,6 +127,11 @@ export class Preview {
     }
   }
 
+  /** Whether joining now would leave out what the fix above could still bring back. */
+  blocked() {
+    return this.problem === 'denied' || this.problem === 'busy';
+  }
+
   /** The words of the join button: what the person will join with. */
   joinLabel() {
     if (this.problem === 'denied' || this.problem === 'no-devices' || this.problem === 'busy') return t('joinWithoutDevices');
