@@ -424,3 +424,20 @@ async def test_without_camera_or_microphone_the_check_says_so_and_the_person_can
     await family.screenshot(page, "no-devices")
     await join.click()
     await page.wait_for_url("**/call")
+
+
+async def test_escape_pressed_twice_quickly_is_a_quick_exit_and_once_is_not(
+    family: Family, prepared: PreparedSession
+) -> None:
+    page = await family.open("ana", join_path(prepared, 0))
+    entries = await page.evaluate("() => history.length")
+    await step(page, "language")
+    await page.keyboard.press("Escape")
+    await page.wait_for_timeout(1000)  # longer than the double-press window: the next press starts afresh
+    await page.keyboard.press("Escape")
+    await page.wait_for_timeout(300)
+    assert "/join" in page.url
+    await page.keyboard.press("Escape")
+    await page.wait_for_url("**/exit")
+    assert await page.evaluate("() => history.length") == entries
+    assert await storage(page) == {"local": {}, "session": {}}
