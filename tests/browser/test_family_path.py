@@ -441,3 +441,47 @@ async def test_escape_pressed_twice_quickly_is_a_quick_exit_and_once_is_not(
     await page.wait_for_url("**/exit")
     assert await page.evaluate("() => history.length") == entries
     assert await storage(page) == {"local": {}, "session": {}}
+
+
+ADD_CHILD_AND_LINK = """
+async ([reference, session, token, guardian]) => {
+  const headers = {'Content-Type': 'application/json', Authorization: `Bearer ${token}`};
+  const added = await fetch(`/api/cases/${reference}/participants`, {method: 'POST', headers,
+    body: JSON.stringify({display_name: 'Tó Test', role: 'child', is_minor: true, guardian_id: guardian,
+                          preferred_language: 'pt'})});
+  const child = await added.json();
+  const issued = await fetch(`/api/sessions/${session}/invites`, {method: 'POST', headers,
+    body: JSON.stringify({participants: [child.id]})});
+  return {child: child.id, link: (await issued.json()).invites[0].link};
+}
+"""
+
+
+async def test_a_child_who_assents_first_waits_for_the_parent_who_then_consents_for_them(
+    family: Family, prepared: PreparedSession, server_env: dict[str, str]
+) -> None:
+    bia = prepared.family[2]
+    staff = await family.open("worker", "/")
+    added = await staff.evaluate(ADD_CHILD_AND_LINK, ["BROWSER-0001", prepared.session_id, prepared.worker_token,
+                                                      bia.participant_id])
+    child = await family.open("to", added["link"].removeprefix(family.server.origin), locale="pt-PT")
+    await choose_language(child, "pt")
+    await step(child, "consent")
+    await child.get_by_role("button", name="Sim, quero").click()
+    await step(child, "preview")
+    await child.locator("#guardian-needed").filter(has_text="responsável").wait_for()
+    await family.screenshot(child, "child-waits-for-guardian")
+
+    parent = await family.open("bia", join_path(prepared, 2))
+    await choose_language(parent, "en")
+    await step(parent, "consent")
+    await parent.get_by_role("button", name="Yes, I agree").click()
+    await parent.locator("main h1").filter(has_text="Permission for Tó").wait_for()
+    await family.screenshot(parent, "guardian-consent")
+    await parent.get_by_role("button", name="Yes, I agree").click()
+    await step(parent, "preview")
+
+    records = await database_rows(server_env, ConsentRecord, added["child"])
+    assert sorted((record.kind, record.given_by_participant_id) for record in records) == [
+        ("assent", added["child"]), ("consent", bia.participant_id)]
+    family.no_errors()
