@@ -470,6 +470,9 @@ async def test_a_child_who_assents_first_waits_for_the_parent_who_then_consents_
     await child.get_by_role("button", name="Sim, quero").click()
     await step(child, "preview")
     await child.locator("#guardian-needed").filter(has_text="responsável").wait_for()
+    await child.locator("main h1").filter(has_text="Vê se a câmara").wait_for()  # a child's words: "tu"
+    await child.wait_for_function("() => document.querySelector('#join')?.disabled === false", timeout=WAIT_MS)
+    assert await child.locator("#join").text_content() == "Entrar"
     await family.screenshot(child, "child-waits-for-guardian")
 
     parent = await family.open("bia", join_path(prepared, 2))

@@ -11,7 +11,7 @@ import { chooseLanguage, chosenLanguage, currentLanguage } from '../i18n.js';
 import { parseConsentText } from './markdown.js';
 import { Preview } from './preview.js';
 import { afterRefusal, linkProblem, nextStep, sessionTime, waitsForGuardian } from './steps.js';
-import { byId, el, frame, showStep, t } from './ui.js';
+import { byId, el, frame, showStep, t, wordsFor } from './ui.js';
 
 /** @typedef {import('./steps.js').JoinSummary} JoinSummary */
 /** @typedef {import('./steps.js').ConsentStep} ConsentStep */
@@ -83,11 +83,16 @@ async function advance() {
   else present(previewPage);
 }
 
+/** The page's words, in a child's version for a minor's own link. */
+function words() {
+  return wordsFor(Boolean(summary?.participant.is_minor));
+}
+
 /** Everyone's first words: hello (when the server may say the name) and the session's time. */
 function greeting() {
   const parts = [];
   if (summary?.participant.first_name) parts.push(el('p', { className: 'lead', textContent: t('hello', { name: summary.participant.first_name }) }));
-  if (summary) parts.push(el('p', { className: 'when', textContent: t('sessionTime', sessionTime(summary.session, currentLanguage(), new Date(), t('today'))) }));
+  if (summary) parts.push(el('p', { className: 'when', textContent: words()('sessionTime', sessionTime(summary.session, currentLanguage(), new Date(), t('today'))) }));
   return parts;
 }
 
@@ -255,12 +260,13 @@ async function previewPage() {
   });
   const status = el('p', { className: 'message', textContent: t('previewStarting') });
   status.setAttribute('role', 'status');
-  const notes = [el('p', { className: 'hint', textContent: t('waitingNote') })];
+  const w = words();
+  const notes = [el('p', { className: 'hint', textContent: w('waitingNote') })];
   if (summary && waitsForGuardian(summary)) notes.unshift(el('p', { className: 'note', id: 'guardian-needed', textContent: t('guardianNeeded') }));
   const draw = () => {
-    showStep('preview', t('previewTitle'), ...greeting(), el('p', { textContent: t('previewText') }),
-      ...current.view(retry), status, ...notes, join);
-    join.textContent = current.joinLabel();
+    showStep('preview', w('previewTitle'), ...greeting(), el('p', { textContent: w('previewText') }),
+      ...current.view(retry, w), status, ...notes, join);
+    join.textContent = current.joinLabel(w);
     // While the fix can still bring the camera back, trying again is the first choice, joining without it the second.
     join.className = current.blocked() ? 'secondary big' : 'primary big';
     // Moving the video into the new step paused it (as any media element taken out of the page).

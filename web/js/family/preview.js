@@ -90,13 +90,14 @@ export class Preview {
   /**
    * The preview's elements for the current state: the picture, the meter, and a fix when needed.
    * @param {() => void} retry
+   * @param {(key: string) => string} [w]  the words, a child's where the table has them
    * @returns {HTMLElement[]}
    */
-  view(retry) {
+  view(retry, w = t) {
     const parts = [];
     const hasAudio = Boolean(this.stream?.getAudioTracks().length);
     if (this.stream?.getVideoTracks().length) parts.push(el('div', { className: 'self-frame' }, this.video));
-    if (hasAudio) parts.push(el('div', { className: 'level' }, this.meterLabel, this.meter), el('p', { className: 'hint', textContent: t('micQuiet') }));
+    if (hasAudio) parts.push(el('div', { className: 'level' }, this.meterLabel, this.meter), el('p', { className: 'hint', textContent: w('micQuiet') }));
     const fix = this.fix(retry);
     if (fix) parts.push(fix);
     return parts;
@@ -132,10 +133,13 @@ export class Preview {
     return this.problem === 'denied' || this.problem === 'busy';
   }
 
-  /** The words of the join button: what the person will join with. */
-  joinLabel() {
+  /**
+   * The words of the join button: what the person will join with.
+   * @param {(key: string) => string} [w]  the words, a child's where the table has them
+   */
+  joinLabel(w = t) {
     if (this.problem === 'denied' || this.problem === 'no-devices' || this.problem === 'busy') return t('joinWithoutDevices');
     if (this.problem === 'no-camera') return t('joinSoundOnly');
-    return t('join');
+    return w('join');
   }
 }

@@ -12,6 +12,15 @@ import { installQuickExit } from '../quick-exit.js';
 export const t = translator(FAMILY_TEXT);
 
 /**
+ * The words for a child where the table has a child's version (`<key>Child`: "tu", simpler), else the usual.
+ * @param {boolean} child
+ * @returns {(key: string, values?: Record<string, string|number>) => string}
+ */
+export function wordsFor(child) {
+  return (key, values) => (child && `${key}Child` in FAMILY_TEXT.en ? t(`${key}Child`, values) : t(key, values));
+}
+
+/**
  * An element with properties and children; text goes in as text nodes, never as markup.
  * @template {keyof HTMLElementTagNameMap} K
  * @param {K} tag
