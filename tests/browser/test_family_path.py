@@ -422,6 +422,12 @@ async def test_without_camera_or_microphone_the_check_says_so_and_the_person_can
     join = page.locator("#join")
     assert await join.text_content() == "Join without camera or microphone"
     await family.screenshot(page, "no-devices")
+    # Switched here, every word of the step follows, the fix and the notes included.
+    await page.locator("#languages button[lang=pt]").click()
+    await page.locator("#media-fix").filter(has_text="Não encontrámos câmara nem microfone").wait_for()
+    assert await join.text_content() == "Entrar sem câmara nem microfone"
+    assert "espere um pouco" in (await page.locator("main").text_content() or "")
+    assert "wait a little" not in (await page.locator("main").text_content() or "")
     await join.click()
     await page.wait_for_url("**/call")
 

@@ -260,10 +260,12 @@ async function previewPage() {
   });
   const status = el('p', { className: 'message', textContent: t('previewStarting') });
   status.setAttribute('role', 'status');
-  const w = words();
-  const notes = [el('p', { className: 'hint', textContent: w('waitingNote') })];
-  if (summary && waitsForGuardian(summary)) notes.unshift(el('p', { className: 'note', id: 'guardian-needed', textContent: t('guardianNeeded') }));
   const draw = () => {
+    // Made afresh on each draw, so a language switch reaches every word.
+    const w = words();
+    const notes = [el('p', { className: 'hint', textContent: w('waitingNote') })];
+    if (summary && waitsForGuardian(summary)) notes.unshift(el('p', { className: 'note', id: 'guardian-needed', textContent: t('guardianNeeded') }));
+    if (status.textContent) status.textContent = t('previewStarting');
     showStep('preview', w('previewTitle'), ...greeting(), el('p', { textContent: w('previewText') }),
       ...current.view(retry, w), status, ...notes, join);
     join.textContent = current.joinLabel(w);

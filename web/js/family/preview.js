@@ -94,6 +94,8 @@ export class Preview {
    * @returns {HTMLElement[]}
    */
   view(retry, w = t) {
+    this.video.setAttribute('aria-label', t('yourCamera'));
+    this.meterLabel.textContent = t('micLevel');
     const parts = [];
     const hasAudio = Boolean(this.stream?.getAudioTracks().length);
     if (this.stream?.getVideoTracks().length) parts.push(el('div', { className: 'self-frame' }, this.video));
