@@ -1,7 +1,10 @@
 """A case's whole record, decrypted, as JSON and as one self-contained HTML page; every export is audited.
 
 For a family's request to see their file, a transfer, or a court: participants,
-consent history, sessions with their attendance and records, and notes. The
+consent history, sessions with their attendance and records, and notes. Each
+session lists its items, not counts: every safety alert (when, who asked, who
+acknowledged it and when), every evaluation answer (the question as it was
+asked, the answer, the comment), every connection test and side-room move. The
 page loads nothing from anywhere (inline style, no script, a CSP that forbids
 the rest). An erased case cannot be exported: its key no longer exists.
 """
@@ -23,6 +26,9 @@ from telepractice.cases.records import read_case
 from telepractice.crypto.case_keys import CaseCipher, open_case
 from telepractice.crypto.keyring import Keyring
 from telepractice.errors import NotFound, RecordErased
+from telepractice.sessions.connection_tests import connection_tests_in
+from telepractice.sessions.evaluations import QUESTIONS
+from telepractice.sessions.record_parts import evaluation_answers_of, safety_alerts_of, side_room_moves_of
 from telepractice.sessions.records import read_record
 from telepractice.storage.engine import SessionFactory
 from telepractice.storage.models import (
@@ -61,7 +67,22 @@ def _consent_view(cipher: CaseCipher, row: ConsentRecord) -> dict[str, Any]:
     }
 
 
-async def _session_view(session: AsyncSession, keyring: Keyring, scheduled: CaseSession) -> dict[str, Any]:
+def _evaluation_view(answer: dict[str, Any]) -> dict[str, Any]:
+    """One person's evaluation with each question in the words they were asked it."""
+    asked = QUESTIONS.get(answer["language"], QUESTIONS["en"])
+    return {
+        **answer,
+        "answers": [
+            {"question": asked["usefulness"], "answer": answer["usefulness"]},
+            {"question": asked["comfort"], "answer": answer["comfort"]},
+            {"question": asked["comment"], "answer": answer["comment"]},
+        ],
+    }
+
+
+async def _session_view(
+    session: AsyncSession, keyring: Keyring, cipher: CaseCipher, scheduled: CaseSession
+) -> dict[str, Any]:
     intervals = (
         await session.execute(
             select(PresenceInterval).where(PresenceInterval.session_id == scheduled.id)
@@ -102,6 +123,11 @@ async def _session_view(session: AsyncSession, keyring: Keyring, scheduled: Case
             ],
         },
         "record": await read_record(session, keyring, scheduled.id) if has_record else None,
+        # Read from their own tables, so a session without a record yet (or an older record) still lists them.
+        "safety_alerts": await safety_alerts_of(session, scheduled.id),
+        "evaluation_answers": [_evaluation_view(a) for a in await evaluation_answers_of(session, cipher, scheduled.id)],
+        "connection_tests": await connection_tests_in(session, scheduled.id),
+        "side_room_moves": await side_room_moves_of(session, scheduled.id),
     }
 
 
@@ -132,7 +158,7 @@ async def build_export(db: SessionFactory, keyring: Keyring, audit: AuditLog, re
                 select(CaseSession).where(CaseSession.case_id == case.id).order_by(CaseSession.planned_start)
             )
         ).scalars().all()
-        sessions = [await _session_view(session, keyring, row) for row in scheduled]
+        sessions = [await _session_view(session, keyring, cipher, row) for row in scheduled]
         staff_ids = {s["host_id"] for s in sessions} | set(document["worker_ids"]) | {case.supervisor_id or ""}
         staff = (await session.execute(select(StaffMember).where(StaffMember.id.in_(staff_ids)))).scalars().all()
         document.update({
@@ -166,6 +192,7 @@ def write_export(document: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
 _STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:#1b1b1b;padding:0 1rem}
 h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ccc}h3{font-size:1.05rem}
+h4{font-size:.95rem;margin:1rem 0 .25rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}th,td{border:1px solid #ccc;padding:.25rem .5rem;
 text-align:left;vertical-align:top}th{background:#f2f2f2}.absent{color:#a40000;font-weight:600}
 .note{white-space:pre-wrap;border-left:3px solid #ccc;padding-left:.75rem}
@@ -217,8 +244,6 @@ def _session_html(item: dict[str, Any], names: dict[str, str]) -> str:
               "<br>".join(_interval_html(i) for i in p["intervals"])]
              for p in record["participants"]],
         ))
-        parts.append(f"<p>Safety alerts: {len(record['safety_alerts'])}. "
-                     f"Evaluation answers: {len(record['evaluation_answers'])}.</p>")
         if record.get("notes"):
             parts.append(f"<div class=note>{_e(record['notes'])}</div>")
     else:
@@ -227,7 +252,42 @@ def _session_html(item: dict[str, Any], names: dict[str, str]) -> str:
             [[_who(names, i["who"]), _e(i["started_at"]), _e(i["ended_at"]), _e(i["end_reason"])]
              for i in item["attendance"]["intervals"]],
         ))
+    parts.extend(_items_html(item, names))
     return "\n".join(parts)
+
+
+def _items_html(item: dict[str, Any], names: dict[str, str]) -> list[str]:
+    """A session's safety alerts, evaluation answers, connection tests and side-room moves, one row each."""
+    alerts = _table(
+        ["Asked for help", "Who", "Acknowledged by", "Acknowledged at"],
+        [[_e(a["at"]), _who(names, a["participant_id"]),
+          _who(names, a["acknowledged_by"]) if a["acknowledged"] else "<span class=absent>not acknowledged</span>",
+          _e(a["acknowledged_at"])]
+         for a in item["safety_alerts"]],
+    )
+    evaluations = _table(
+        ["Who", "Answered", "Question", "Answer"],
+        [[_who(names, e["participant_id"]) if i == 0 else "", _e(e["answered_at"]) if i == 0 else "",
+          _e(qa["question"]), _e(qa["answer"])]
+         for e in item["evaluation_answers"] for i, qa in enumerate(e["answers"])],
+    )
+    tests = _table(
+        ["Connection test", "Whose", "Verdict", "Round trip", "Loss", "Bitrate"],
+        [[_e(t["at"]), _who(names, t["who"]), _e(t["verdict"]), _unit(t["rtt_ms"], "ms"),
+          _unit(t["loss_percent"], "%"), _unit(t["kbps"], "kbit/s")]
+         for t in item["connection_tests"]],
+    )
+    moves = _table(
+        ["When", "Who", "Side room"],
+        [[_e(m["at"]), _who(names, m["who"]), "taken aside" if m["event"] == "moved_aside" else "brought back"]
+         for m in item["side_room_moves"]],
+    )
+    return ["<h4>Safety alerts</h4>", alerts, "<h4>Evaluation</h4>", evaluations,
+            "<h4>Connection tests</h4>", tests, "<h4>Side rooms</h4>", moves]
+
+
+def _unit(value: Any, unit: str) -> str:
+    return "—" if value is None else f"{_e(value)} {unit}"
 
 
 def render_html(document: dict[str, Any]) -> str:

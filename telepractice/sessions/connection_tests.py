@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from telepractice.sessions.attendance import WhoKind
 from telepractice.storage.engine import SessionFactory
@@ -57,3 +59,24 @@ async def connection_tests_of(db: SessionFactory, session_id: str) -> list[Conne
     async with db() as session:
         query = select(ConnectionTest).where(ConnectionTest.session_id == session_id).order_by(ConnectionTest.at)
         return list((await session.execute(query)).scalars())
+
+
+def connection_test_view(row: ConnectionTest) -> dict[str, Any]:
+    """One test as the session record shows it: whose, when, the verdict and what was measured."""
+    return {
+        "who": row.participant_id or row.staff_id,
+        "who_kind": row.who_kind,
+        "at": row.at.isoformat(),
+        "verdict": row.verdict,
+        "rtt_ms": row.rtt_ms,
+        "loss_percent": None if row.loss_permille is None else row.loss_permille / 10,
+        "jitter_ms": row.jitter_ms,
+        "kbps": row.kbps,
+    }
+
+
+async def connection_tests_in(session: AsyncSession, session_id: str) -> list[dict[str, Any]]:
+    """Every connection test of a session as the record shows them, oldest first, inside the caller's transaction."""
+    query = select(ConnectionTest).where(ConnectionTest.session_id == session_id).order_by(
+        ConnectionTest.at, ConnectionTest.id)
+    return [connection_test_view(row) for row in (await session.execute(query)).scalars()]

@@ -15,7 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from telepractice.crypto.case_keys import CaseCipher
-from telepractice.storage.models import EvaluationAnswer, SafetyAlert, SessionChat
+from telepractice.sessions.attendance import AttendanceKind
+from telepractice.sessions.connection_tests import connection_tests_in
+from telepractice.storage.models import AttendanceEventRow, EvaluationAnswer, SafetyAlert, SessionChat
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
@@ -74,10 +76,28 @@ async def saved_chat_of(session: AsyncSession, cipher: CaseCipher, session_id: s
     return {"saved_at": _iso(row.saved_at), "saved_by": row.saved_by, "lines": lines}
 
 
+_MOVES = (AttendanceKind.MOVED_ASIDE.value, AttendanceKind.BROUGHT_BACK.value)
+
+
+async def side_room_moves_of(session: AsyncSession, session_id: str) -> list[dict[str, Any]]:
+    """Who the host took into a side room or brought back, and when, oldest first (from attendance)."""
+    rows = (
+        await session.execute(
+            select(AttendanceEventRow).where(AttendanceEventRow.session_id == session_id,
+                                             AttendanceEventRow.event.in_(_MOVES))
+            .order_by(AttendanceEventRow.at, AttendanceEventRow.recorded_at)
+        )
+    ).scalars()
+    return [{"who": row.participant_id or row.staff_id, "who_kind": row.who_kind, "event": row.event,
+             "at": _iso(row.at)} for row in rows]
+
+
 async def record_parts(session: AsyncSession, cipher: CaseCipher, session_id: str) -> dict[str, Any]:
     """The ``safety_alerts``, ``evaluation_answers`` and saved ``chat`` of a session record, as they stand."""
     return {
         "safety_alerts": await safety_alerts_of(session, session_id),
         "evaluation_answers": await evaluation_answers_of(session, cipher, session_id),
+        "connection_tests": await connection_tests_in(session, session_id),
+        "side_room_moves": await side_room_moves_of(session, session_id),
         "chat": await saved_chat_of(session, cipher, session_id),
     }

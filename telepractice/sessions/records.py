@@ -128,6 +128,8 @@ def build_record(
         # Filled from their own tables by finish_session and refresh_record_parts (record_parts.py).
         "safety_alerts": [],
         "evaluation_answers": [],
+        "connection_tests": [],
+        "side_room_moves": [],
         "notes": notes,
     }
 
