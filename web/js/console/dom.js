@@ -48,9 +48,13 @@ export function field(label, control, hint) {
  * @param {Array<Array<Node|string|number|null>>} rows
  */
 export function table(caption, headers, rows) {
+  // Explicit roles: some browsers drop a table's semantics once CSS lays its rows out as cards (phones).
   return h('div', { class: 'table-wrap' },
-    h('table', {},
+    h('table', { role: 'table' },
       h('caption', {}, caption),
-      h('thead', {}, h('tr', {}, ...headers.map((text) => h('th', { scope: 'col' }, text)))),
-      h('tbody', {}, ...rows.map((cells) => h('tr', {}, ...cells.map((cell) => h('td', {}, cell)))))));
+      h('thead', { role: 'rowgroup' }, h('tr', { role: 'row' },
+        ...headers.map((text) => h('th', { scope: 'col', role: 'columnheader' }, text)))),
+      // Each cell names its column too: on a phone the rows become cards that show those names.
+      h('tbody', { role: 'rowgroup' }, ...rows.map((cells) => h('tr', { role: 'row' },
+        ...cells.map((cell, index) => h('td', { role: 'cell', 'data-label': headers[index] || null }, cell)))))));
 }
