@@ -19,6 +19,8 @@ log = logging.getLogger("telepractice")
 
 # aiohttp's default of 128 overflows when a room's worth of families join at once.
 LISTEN_BACKLOG = 1024
+# The cyclic collector's generation thresholds (Python's default is 700, 10, 10): see serve().
+GC_THRESHOLDS = (50_000, 20, 10)
 
 
 def prepare_data_dir(settings: Settings) -> None:
@@ -47,6 +49,9 @@ def serve(settings: Settings, banner: str = "") -> None:
     async def ready(app: web.Application) -> None:
         # Objects alive after start-up live for the whole run: keep the cyclic collector off them.
         gc.freeze()
+        # Every connection allocates thousands of objects that live as long as it does; at the default
+        # thresholds the collector rescans all of them hundreds of times a second under a join storm.
+        gc.set_threshold(*GC_THRESHOLDS)
         print(banner or f"telepractice is serving {settings.public_origin}/", flush=True)
 
     app = create_app(settings)

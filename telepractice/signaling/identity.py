@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import jwt
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, select
 
 from telepractice import errors as domain_errors
 from telepractice.auth.logins import STAFF_AUDIENCE
@@ -36,6 +36,7 @@ from telepractice.signaling.participant import Identity, Role
 from telepractice.storage.engine import SessionFactory
 from telepractice.storage.models import (
     Case,
+    CaseKey,
     CaseSession,
     CaseWorker,
     FamilyParticipant,
@@ -126,11 +127,22 @@ class Doorkeeper:
 
     async def _staff(self, staff_id: str, session_id: str, expected_role: Role | None) -> Admission:
         async with self.db() as session:
-            scheduled = await _open_session(session, session_id)
-            member = await session.get(StaffMember, staff_id)
-            if member is None or member.disabled_at is not None:
-                raise errors.NotAuthenticated("The account is disabled.")
-            role = await _staff_role(session, scheduled, staff_id)
+            # One round trip for every check: a hello is the busiest path of a join storm.
+            row = (
+                await session.execute(
+                    select(CaseSession, StaffMember, Case, CaseWorker.staff_id)
+                    .select_from(CaseSession)
+                    .outerjoin(Case, Case.id == CaseSession.case_id)
+                    .outerjoin(StaffMember, StaffMember.id == staff_id)
+                    .outerjoin(CaseWorker, and_(CaseWorker.case_id == CaseSession.case_id, CaseWorker.staff_id == staff_id))
+                    .where(CaseSession.id == session_id)
+                )
+            ).one_or_none()
+        found, member, case, case_worker = (None, None, None, None) if row is None else row
+        scheduled = _still_open(found)
+        if member is None or member.disabled_at is not None:
+            raise errors.NotAuthenticated("The account is disabled.")
+        role = _staff_role(scheduled, case, case_worker is not None, staff_id)
         if expected_role is not None and role is not expected_role:
             raise errors.WrongRoom(f"You are {role} of this session now, not {expected_role}.")
         identity = Identity(staff_id, session_id, role, member.display_name)
@@ -138,7 +150,18 @@ class Doorkeeper:
 
     async def _family(self, participant_id: str, session_id: str, invite_id: str, code_given: bool) -> Admission:
         async with self.db() as session:
-            invite = await session.get(SessionInvite, invite_id)
+            # One round trip for the link, its session, the person and the case key (open_case finds it loaded).
+            row = (
+                await session.execute(
+                    select(SessionInvite, CaseSession, FamilyParticipant, CaseKey)
+                    .select_from(SessionInvite)
+                    .outerjoin(CaseSession, CaseSession.id == SessionInvite.session_id)
+                    .outerjoin(FamilyParticipant, FamilyParticipant.id == SessionInvite.participant_id)
+                    .outerjoin(CaseKey, CaseKey.case_id == CaseSession.case_id)
+                    .where(SessionInvite.id == invite_id)
+                )
+            ).one_or_none()
+            invite, found, person, _ = (None, None, None, None) if row is None else row
             if invite is None or invite.session_id != session_id or invite.participant_id != participant_id:
                 raise errors.NotAuthenticated("The link is not one this server issued.")
             if invite.revoked_at is not None:
@@ -147,8 +170,7 @@ class Doorkeeper:
                 raise errors.NotAuthenticated("The link is locked after too many wrong join codes.")
             if invite.join_code_hash is not None and not code_given:
                 raise errors.JoinCodeRequired()
-            scheduled = await _open_session(session, session_id)
-            person = await session.get(FamilyParticipant, participant_id)
+            scheduled = _still_open(found)
             if person is None or person.case_id != scheduled.case_id:
                 raise errors.NotAuthenticated("The link is not one this server issued.")
             try:
@@ -188,8 +210,8 @@ def _audience(token: str) -> str:
     return audience
 
 
-async def _open_session(session: AsyncSession, session_id: str) -> CaseSession:
-    scheduled = await session.get(CaseSession, session_id)
+def _still_open(scheduled: CaseSession | None) -> CaseSession:
+    """The session, refused when it does not exist or is over."""
     if scheduled is None:
         raise errors.WrongRoom("There is no such session, or the token does not open it.")
     if scheduled.status in (SessionStatus.ENDED, SessionStatus.CANCELLED):
@@ -197,14 +219,12 @@ async def _open_session(session: AsyncSession, session_id: str) -> CaseSession:
     return scheduled
 
 
-async def _staff_role(session: AsyncSession, scheduled: CaseSession, staff_id: str) -> Role:
+def _staff_role(scheduled: CaseSession, case: Case | None, works_on_case: bool, staff_id: str) -> Role:
     """Host when the session is theirs; staff when they work on or supervise its case; refused otherwise."""
     if scheduled.host_id == staff_id:
         return Role.HOST
-    case = await session.get(Case, scheduled.case_id)
-    if case is not None and case.erased_at is None:
-        if case.supervisor_id == staff_id or await session.get(CaseWorker, (case.id, staff_id)) is not None:
-            return Role.STAFF
+    if case is not None and case.erased_at is None and (case.supervisor_id == staff_id or works_on_case):
+        return Role.STAFF
     raise errors.WrongRoom("You are not staff of this session's case.")
 
 

@@ -228,6 +228,10 @@ OUTBOUND_TYPES = (
 )
 
 
+# Built once: json.dumps with options builds a new encoder for every call, once per frame sent.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
 def dump(message: Mapping[str, Any]) -> str:
     """One outbound message as compact JSON text."""
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODE(message)

@@ -247,7 +247,7 @@ class _Socket:
         now = self.service.now()
         self.last_heard = now  # any frame, even one refused, is a sign of life
         data = frame.data
-        size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", errors="surrogatepass"))
+        size = len(data) if isinstance(data, bytes) or data.isascii() else _utf8_length(data)
         verdict = self.budget.admit(now, size)
         if verdict is Verdict.REFUSE:
             raise errors.RateLimited()
@@ -269,3 +269,8 @@ class _Socket:
         self.connection.send(outbound.error(error, refused))
         if error.close_code is not None:
             self.connection.close(error.close_code, error.code)
+
+
+def _utf8_length(text: str) -> int:
+    """Bytes on the wire of a text frame; only non-ASCII text needs encoding to count (isascii() is O(1))."""
+    return len(text.encode("utf-8", errors="surrogatepass"))
