@@ -64,6 +64,7 @@ def _consent_view(cipher: CaseCipher, row: ConsentRecord) -> dict[str, Any]:
         "given_at": _iso(row.given_at),
         "withdrawn_at": _iso(row.withdrawn_at),
         "withdrawn_by": row.withdrawn_by,
+        "withdrawal_note": cipher.decrypt_optional("consent_records", "withdrawal_note", row.id, row.withdrawal_note_enc),
     }
 
 
@@ -300,10 +301,10 @@ def render_html(document: dict[str, Any]) -> str:
          for p in document["participants"]],
     )
     consents = _table(
-        ["Person", "Kind", "How", "Given by", "Text", "Given", "Withdrawn", "Note"],
+        ["Person", "Kind", "How", "Given by", "Text", "Given", "Withdrawn", "Note", "Withdrawal note"],
         [[_who(names, c["participant_id"]), _e(c["kind"]), _e(c["method"].replace("_", " ")),
           _who(names, c["given_by_participant_id"] or c["recorded_by_staff_id"]), f"{_e(c['text_version'])} ({_e(c['language'])})",
-          _e(c["given_at"]), _e(c["withdrawn_at"]), _e(c["note"])]
+          _e(c["given_at"]), _e(c["withdrawn_at"]), _e(c["note"]), _e(c.get("withdrawal_note"))]
          for c in document["consent_history"]],
     )
     sessions = "\n".join(_session_html(item, names) for item in document["sessions"]) or "<p>None.</p>"

@@ -92,6 +92,24 @@ async def withdraw_consent(session: AsyncSession, participant: FamilyParticipant
     return len(standing)
 
 
+async def standing_records(session: AsyncSession, participant_id: str) -> list[ConsentRecord]:
+    """The consents and assents of a participant that stand now (not withdrawn)."""
+    rows = await session.execute(
+        select(ConsentRecord).where(
+            ConsentRecord.participant_id == participant_id, ConsentRecord.withdrawn_at.is_(None)
+        )
+    )
+    return list(rows.scalars())
+
+
+def note_withdrawal(cipher: CaseCipher, withdrawn: list[ConsentRecord], note: str) -> None:
+    """Keep a worker's note on a withdrawal with each record it withdrew, sealed with the case key."""
+    for record in withdrawn:
+        if record.case_id != cipher.case_id or record.withdrawn_at is None:
+            raise ValueError(f"consent record {record.id} is not a withdrawn record of this case")
+        record.withdrawal_note_enc = cipher.encrypt("consent_records", "withdrawal_note", record.id, note)
+
+
 async def standing_kinds(session: AsyncSession, participant_id: str) -> set[str]:
     rows = await session.execute(
         select(ConsentRecord.kind).where(

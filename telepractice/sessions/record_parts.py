@@ -11,13 +11,13 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from telepractice.crypto.case_keys import CaseCipher
 from telepractice.sessions.attendance import AttendanceKind
 from telepractice.sessions.connection_tests import connection_tests_in
-from telepractice.storage.models import AttendanceEventRow, EvaluationAnswer, SafetyAlert, SessionChat
+from telepractice.storage.models import AttendanceEventRow, CaseSession, ConsentRecord, EvaluationAnswer, SafetyAlert, SessionChat
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
@@ -92,6 +92,31 @@ async def side_room_moves_of(session: AsyncSession, session_id: str) -> list[dic
              "at": _iso(row.at)} for row in rows]
 
 
+async def consent_withdrawals_of(session: AsyncSession, cipher: CaseCipher, session_id: str) -> list[dict[str, Any]]:
+    """Consent of the case withdrawn while the session went on (its first to its last attendance event), with notes."""
+    window = (
+        select(func.min(AttendanceEventRow.at).label("first"), func.max(AttendanceEventRow.at).label("last"))
+        .where(AttendanceEventRow.session_id == session_id).subquery()
+    )
+    case_id = select(CaseSession.case_id).where(CaseSession.id == session_id).scalar_subquery()
+    rows = (
+        await session.execute(
+            select(ConsentRecord).join(window, ConsentRecord.withdrawn_at.between(window.c.first, window.c.last))
+            .where(ConsentRecord.case_id == case_id).order_by(ConsentRecord.withdrawn_at, ConsentRecord.id)
+        )
+    ).scalars()
+    return [
+        {
+            "participant_id": row.participant_id,
+            "kind": row.kind,
+            "withdrawn_at": _iso(row.withdrawn_at),
+            "withdrawn_by": row.withdrawn_by,
+            "note": cipher.decrypt_optional("consent_records", "withdrawal_note", row.id, row.withdrawal_note_enc),
+        }
+        for row in rows
+    ]
+
+
 async def record_parts(session: AsyncSession, cipher: CaseCipher, session_id: str) -> dict[str, Any]:
     """The ``safety_alerts``, ``evaluation_answers`` and saved ``chat`` of a session record, as they stand."""
     return {
@@ -99,5 +124,6 @@ async def record_parts(session: AsyncSession, cipher: CaseCipher, session_id: st
         "evaluation_answers": await evaluation_answers_of(session, cipher, session_id),
         "connection_tests": await connection_tests_in(session, session_id),
         "side_room_moves": await side_room_moves_of(session, session_id),
+        "consent_withdrawals": await consent_withdrawals_of(session, cipher, session_id),
         "chat": await saved_chat_of(session, cipher, session_id),
     }

@@ -130,6 +130,7 @@ def build_record(
         "evaluation_answers": [],
         "connection_tests": [],
         "side_room_moves": [],
+        "consent_withdrawals": [],
         "notes": notes,
     }
 

@@ -21,6 +21,7 @@ from telepractice.errors import Conflict, Forbidden, InvalidField, NotFound
 from telepractice.http import read_json
 from telepractice.openapi import ApiRoutes
 from telepractice.sessions import consent_gate
+from telepractice.sessions.consent import note_withdrawal, standing_records
 from telepractice.sessions.consent_texts import (
     CURRENT_VERSION,
     LANGUAGES,
@@ -79,6 +80,11 @@ NEW_INVITES = Schema(
     Field("join_code", type=bool, required=False, description="Also require a 6-digit code given by phone"),
 )
 EMPTY = Schema("Empty")
+STAFF_WITHDRAWAL = Schema(
+    "StaffWithdrawal",
+    Field("note", max_length=2000, required=False,
+          description="How and when the person withdrew (kept encrypted with the case record)"),
+)
 STAFF_CONSENT = Schema(
     "StaffConsent",
     Field("kind", choices=[kind.value for kind in ConsentKind]),
@@ -381,17 +387,31 @@ async def post_staff_consent(request: web.Request) -> web.Response:
 
 
 @schedule_routes.route("POST", "/api/cases/{reference}/participants/{participant_id}/consent/withdraw",
-                       summary="Record a withdrawal: the person leaves any call at once and their links stop",
-                       body=EMPTY, roles=CASE_STAFF,
-                       responses={200: "Withdrawn", 404: "No such case or member, or not yours"})
+                       summary="Record a withdrawal, with an optional note: the person leaves any call at once and "
+                               "their links stop",
+                       body=STAFF_WITHDRAWAL, roles=CASE_STAFF,
+                       responses={200: "Withdrawn", 404: "No such case or member, or not yours",
+                                  409: "A note was given but no consent stands to withdraw"})
 async def post_staff_withdraw(request: web.Request) -> web.Response:
     staff = await require_staff(request, *CASE_STAFF)
-    await read_json(request, EMPTY)
+    body = await read_json(request, STAFF_WITHDRAWAL)
+    note = body.get("note", "").strip() or None
+    if "note" in body and note is None:
+        raise InvalidField("'note' is only white space; leave it out or say how the person withdrew.", field="note")
     await _member_or_audit(request, staff, "consent.withdraw")
     app = request.app
     async with app[AUDIT].recording(app[DB]) as session:
         _case, person = await _case_member(session, request, staff)
+        standing = await standing_records(session, person.id)
+        if note is not None and not standing:
+            # A note with nothing to attach it to would be lost silently; say so and write nothing.
+            raise Conflict("No consent of this person stands, so there is no withdrawal to add a note to.")
         withdrawn = await consent_gate.withdraw(session, app[AUDIT], person, actor=staff.actor)
+        if note is not None:
+            note_withdrawal(await open_case(session, app[KEYRING], person.case_id), standing, note)
+            await app[AUDIT].append(session, actor=staff.actor, action="consent.withdrawal-note",
+                                    target=f"participant:{person.id}",
+                                    detail={"case": person.case_id, "consents": [r.id for r in standing]})
     await consent_gate.tell_rooms(app[DB], app[SIGNALING], person.id, withdrawn=True)
-    return web.json_response({"participant": person.id, "withdrawn": withdrawn})
+    return web.json_response({"participant": person.id, "withdrawn": withdrawn, "note": note is not None})
 

@@ -273,6 +273,7 @@ class ConsentRecord(Base):
     given_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     withdrawn_by: Mapped[str | None] = mapped_column(String(80))
+    withdrawal_note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # a worker's note on how it was withdrawn
 
 
 class ConsentRefusal(Base):
