@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import re
@@ -373,4 +374,16 @@ async def test_the_waiting_room_count_follows_the_call_page_in_another_tab(
     await other_tab.evaluate(post, {"session": session_id, "waiting": 0, "names": []})
     await expect(badge).to_be_hidden()
     await expect(page).to_have_title(re.compile(r"^Case BROWSER-0001"))
+
+    await card.locator('[data-action="reschedule"]').click()
+    moved = card.locator("form.reschedule-form")
+    await moved.get_by_label("Day and time").fill((dt.datetime.now() + dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
+    await moved.get_by_label("Length in minutes").fill("45")
+    await moved.get_by_role("button", name="Save the new time").click()
+    card = page.locator(f'article.session-card[data-session="{session_id}"]')
+    await expect(card).to_contain_text("45 min")
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await card.locator('[data-action="cancel"]').click()
+    await expect(card).to_have_count(0)
+    await expect(page.locator("tr", has_text="Cancelled")).to_have_count(1)
     no_page_errors(pages)
