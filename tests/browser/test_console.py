@@ -46,6 +46,7 @@ class ConsoleData:
     ended_session_id: str
     family: dict[str, str]  # name -> participant id
     alert_id: str
+    admin_password: str = dataclasses.field(default="", repr=False)
 
 
 async def prepare_console(settings: Settings) -> ConsoleData:
@@ -61,6 +62,9 @@ async def prepare_console(settings: Settings) -> ConsoleData:
                                  role=StaffRole.WORKER, password=worker_password, actor="test")
         supervisor = await add_staff(db, audit, username="test.supervisor", display_name="Sofia Supervisor",
                                      role=StaffRole.SUPERVISOR, password=supervisor_password, actor="test")
+        admin_password = secrets.token_urlsafe(12)
+        await add_staff(db, audit, username="test.admin", display_name="Alex Admin", role=StaffRole.ADMIN,
+                        password=admin_password, actor="test")
         yesterday = (utcnow() - dt.timedelta(days=1)).replace(microsecond=0)
         async with audit.recording(db) as session:
             case, cipher = await create_case(session, keyring, reference=CASE, risk_level="high",
@@ -87,7 +91,7 @@ async def prepare_console(settings: Settings) -> ConsoleData:
             await session.flush()
             await refresh_record_parts(session, keyring, ended.id)  # as the room's safety hook does
         return ConsoleData(worker_password, supervisor_password, ended.id, {"Ana Test": ana.id, "Rui Test": rui.id},
-                           alert_id)
+                           alert_id, admin_password)
     finally:
         await engine.dispose()
 
@@ -204,6 +208,12 @@ async def test_a_worker_sees_the_flags_schedules_a_session_copies_links_and_open
     await ana.get_by_role("button", name="Copy the code").click()
     assert await page.evaluate("() => navigator.clipboard.readText()") == code
     await worker.shots(output_dir, "worker-case-links")
+    made = card.locator(".invites tbody tr").filter(has_text="Ana Test")
+    await expect(made).to_contain_text("Active")
+    await made.get_by_role("button", name="Revoke the link").click()
+    card = page.locator(f'article.session-card[data-session="{session_id}"]')
+    await expect(card.locator(".invites tbody tr").filter(has_text="Ana Test")).to_contain_text("Revoked")
+    await expect(card.locator(".invites tbody tr").filter(has_text="Rui Test")).to_contain_text("Active")
 
     async with page.context.expect_page() as opened:
         await card.locator('[data-action="call"]').click()
@@ -386,4 +396,20 @@ async def test_the_waiting_room_count_follows_the_call_page_in_another_tab(
     await card.locator('[data-action="cancel"]').click()
     await expect(card).to_have_count(0)
     await expect(page.locator("tr", has_text="Cancelled")).to_have_count(1)
+    no_page_errors(pages)
+
+
+async def test_an_administrator_is_told_plainly_what_the_console_offers_them(
+    pages: Pages, server: RunningServer, prepared: ConsoleData, output_dir: Path
+) -> None:
+    admin = await Console.open(pages, "admin", server)
+    await english(admin)
+    await admin.log_in("test.admin", prepared.admin_password)
+    await admin.heading("Staff accounts")
+    page = admin.page
+    await expect(page.get_by_text("The console is for workers and supervisors")).to_be_visible()
+    await expect(page.locator("tbody tr").filter(has_text="Marta Worker")).to_contain_text("worker")
+    await expect(page.get_by_role("link", name="My cases")).to_have_count(0)
+    await admin.shots(output_dir, "admin-staff")
+    assert admin.other_origins() == []
     no_page_errors(pages)

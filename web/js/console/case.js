@@ -118,7 +118,7 @@ function upcomingCard(ctx, session, members, reload) {
         onclick: (/** @type {MouseEvent} */ event) => {
           const button = /** @type {HTMLElement} */ (event.currentTarget);
           button.setAttribute('aria-expanded', 'true');
-          extra.replaceChildren(linksPanel(ctx, session, members));
+          extra.replaceChildren(linksPanel(ctx, session, members, () => relist()));
         },
       }, t('session.links')) : null,
       isWorker ? h('button', { type: 'button', 'data-action': 'reschedule',
@@ -135,7 +135,13 @@ function upcomingCard(ctx, session, members, reload) {
             errors.show(error);
           }
         } }, t('session.cancel')) : null),
-    errors.element, invitesList(ctx, session, members, reload), extra);
+    errors.element, h('div', { class: 'invites-slot' }, invitesList(ctx, session, members, reload)), extra);
+  /** Redraw only the list of links (after new ones are made), leaving the new links on screen. */
+  const relist = async () => {
+    const { sessions } = await ctx.api.request('GET', `/api/cases/${encodeURIComponent(session.case)}/sessions`);
+    const fresh = sessions.find((/** @type {Session} */ s) => s.id === session.id);
+    if (fresh) card.querySelector('.invites-slot')?.replaceChildren(invitesList(ctx, fresh, members, reload) ?? '');
+  };
   return card;
 }
 
@@ -170,8 +176,9 @@ function invitesList(ctx, session, members, reload) {
 /**
  * Make each family member's personal link (and, if asked, a join code) and show them with Copy buttons.
  * @param {Context} ctx @param {Session} session @param {Map<string, Member>} members
+ * @param {() => Promise<void>} relist redraws the card's list of links
  */
-function linksPanel(ctx, session, members) {
+function linksPanel(ctx, session, members, relist) {
   const { t } = ctx;
   const errors = errorLine(t);
   const code = h('input', { type: 'checkbox', id: `code-${session.id}`, name: 'join_code' });
@@ -187,8 +194,9 @@ function linksPanel(ctx, session, members) {
       const body = await ctx.api.request('POST', `/api/sessions/${session.id}/invites`,
         { join_code: /** @type {HTMLInputElement} */ (code).checked });
       made.replaceChildren(...body.invites.map((/** @type {any} */ invite) => madeLink(ctx, invite, members)));
-      // No reload here: it would redraw the card and take the new links (shown only this once) off the screen.
+      // Not a full reload: it would redraw the card and take the new links (shown only this once) off the screen.
       ctx.announce(t('links.made', { count: body.invites.length }));
+      await relist();
     });
   });
   return form;
