@@ -14,13 +14,19 @@ import datetime as dt
 import json
 from typing import Any
 
+import jwt
+from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from telepractice.appkeys import DB, SETTINGS, SIGNING_KEYS
+from telepractice.auth.guards import bearer_token, require_staff
+from telepractice.auth.tokens import verify_token
 from telepractice.crypto.case_keys import CaseCipher
-from telepractice.errors import InvalidField
+from telepractice.errors import Forbidden, InvalidField, NotAuthenticated, NotFound
 from telepractice.sessions.record_parts import saved_chat_of
+from telepractice.signaling.identity import RESUME_AUDIENCE
 from telepractice.signaling.messages import MAX_CHAT_CHARS, MAX_ID_CHARS
-from telepractice.storage.models import SessionChat, utcnow
+from telepractice.storage.models import SessionChat, StaffMember, utcnow
 from telepractice.validation import Field, Schema
 
 MAX_CHAT_LINES = 500
@@ -81,6 +87,36 @@ def _line(index: int, raw: Any) -> dict[str, Any]:
 
 
 TRANSCRIPT = Transcript()
+
+
+async def chat_saver(request: web.Request, session_id: str, roles: tuple[str, ...]) -> tuple[str, str]:
+    """The staff id and role saving a chat: from a staff access token, or from the call's own resume token.
+
+    The call page holds the access token it was opened with (minutes long) and the resume token of its
+    call (until the session's grace ends); a worker saving the chat at the end of a 90-minute session
+    has only the second one left that works.
+    """
+    token = bearer_token(request)
+    try:
+        audience = jwt.decode(token, options={"verify_signature": False}).get("aud")
+    except jwt.PyJWTError:
+        raise NotAuthenticated("The token is not a well-formed JWT.") from None
+    if audience != RESUME_AUDIENCE:
+        staff = await require_staff(request, *roles)
+        return staff.staff_id, staff.role
+    claims = verify_token(request.app[SIGNING_KEYS], token, issuer=request.app[SETTINGS].issuer,
+                          audience=RESUME_AUDIENCE)
+    if claims.get("role") not in ("host", "staff"):
+        raise Forbidden("Only staff of the case may save a session's chat.")
+    if claims.get("session") != session_id:
+        raise NotFound()
+    async with request.app[DB]() as session:
+        member = await session.get(StaffMember, claims["sub"])
+    if member is None or member.disabled_at is not None:
+        raise NotAuthenticated("The account is disabled.")
+    if member.role not in roles:
+        raise Forbidden()
+    return member.id, member.role
 
 
 def _key(line: dict[str, Any]) -> tuple[str, str, str]:

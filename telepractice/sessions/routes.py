@@ -14,7 +14,7 @@ from telepractice.crypto.case_keys import open_case
 from telepractice.errors import InvalidField, NotFound
 from telepractice.http import read_json
 from telepractice.openapi import ApiRoutes
-from telepractice.sessions.chat_record import TRANSCRIPT, save_chat
+from telepractice.sessions.chat_record import TRANSCRIPT, chat_saver, save_chat
 from telepractice.sessions.contacts import contacts_report
 from telepractice.sessions.follow_ups import did_not_attend
 from telepractice.sessions.records import read_record, refresh_record_parts, set_notes
@@ -69,21 +69,22 @@ async def put_notes(request: web.Request) -> web.Response:
 
 @session_routes.route(
     "POST", "/api/sessions/{session_id}/record/chat",
-    summary="Save the session's text chat to the case record, sealed with the case key (audited)",
+    summary="Save the session's text chat to the case record, sealed with the case key (audited); a staff access "
+            "token or the call's resume token",
     body=TRANSCRIPT, roles=CASE_STAFF,
     responses={200: "The chat as saved in the record", 404: "No such session, or not of your cases",
                410: "Erased", 413: "Larger than the server accepts", 422: "A malformed line"},
 )
 async def post_chat(request: web.Request) -> web.Response:
-    staff = await require_staff(request, *CASE_STAFF)
-    body = await read_json(request, TRANSCRIPT)
     session_id = request.match_info["session_id"]
+    staff_id, role = await chat_saver(request, session_id, CASE_STAFF)
+    body = await read_json(request, TRANSCRIPT)
     async with request.app[AUDIT].recording(request.app[DB]) as session:
-        _scheduled, case = await case_of_session(session, session_id, staff.staff_id, staff.role)
+        _scheduled, case = await case_of_session(session, session_id, staff_id, role)
         cipher = await open_case(session, request.app[KEYRING], case.id)
-        chat = await save_chat(session, cipher, session_id, case.id, staff.staff_id, body["lines"])
+        chat = await save_chat(session, cipher, session_id, case.id, staff_id, body["lines"])
         await refresh_record_parts(session, request.app[KEYRING], session_id)
-        await request.app[AUDIT].append(session, actor=staff.actor, action="session.chat.save",
+        await request.app[AUDIT].append(session, actor=f"staff:{staff_id}", action="session.chat.save",
                                         target=f"session:{session_id}",
                                         detail={"case": case.id, "lines": len(chat["lines"])})
     return web.json_response(chat)

@@ -200,3 +200,25 @@ async def test_only_staff_of_the_case_may_save_a_chat(
     assert response.status == 404
     async with app[DB]() as session:
         assert (await session.execute(select(SessionChat))).scalars().all() == []
+
+
+async def test_the_host_saves_with_the_calls_resume_token_and_a_family_members_resume_token_is_refused(
+    client: TestClient, connect: Connect, worker: LoggedInStaff, family: Family
+) -> None:
+    """The call page's access token lasts minutes; the resume token of its call lasts the session."""
+    host_ws = await connect(worker.access_token, family.session_id)
+    host_resume = (await receive(host_ws))["resume"]
+    await receive_until(host_ws, "admitted")
+    guardian_ws = await connect(family.guardian_token)
+    guardian_resume = (await receive(guardian_ws))["resume"]
+    body = {"lines": [line("olá", family.guardian_id)]}
+
+    refused = await client.post(url(family), json=body, headers={"Authorization": f"Bearer {guardian_resume}"})
+    assert refused.status == 403 and (await refused.json())["code"] == "forbidden"
+    elsewhere = await client.post("/api/sessions/another-session/record/chat", json=body,
+                                  headers={"Authorization": f"Bearer {host_resume}"})
+    assert elsewhere.status == 404
+    forged = await client.post(url(family), json=body, headers={"Authorization": f"Bearer {host_resume[:-4]}AAAA"})
+    assert forged.status == 401
+    saved = await client.post(url(family), json=body, headers={"Authorization": f"Bearer {host_resume}"})
+    assert saved.status == 200 and (await saved.json())["saved_by"] == worker.member.id

@@ -14,6 +14,9 @@ import { QualityWatch } from './quality.js';
 import { runConnectionTest } from './connection-test.js';
 import { familyHelp, staffAlerts } from './help.js';
 import { showEvaluation } from './evaluation.js';
+import { ChatPanel } from './chat.js';
+import { WaitingAlert, pageTitle, unlockSoundOnFirstGesture } from './waiting-alert.js';
+import { installQuickExit, onQuickExit } from './quick-exit.js';
 
 /** @typedef {import('./protocol.js').ParticipantView} ParticipantView */
 
@@ -26,7 +29,13 @@ function element(id) {
   return found;
 }
 
+pageTitle.setBase(t('pageTitle'));
+unlockSoundOnFirstGesture();
+
 const status = element('status');
+const connection = element('connection');
+const plan = element('plan');
+const timer = element('timer');
 const connectionNote = element('connection-test');
 const tiles = element('tiles');
 const waitingSection = element('waiting');
@@ -39,14 +48,52 @@ const leaveButton = /** @type {HTMLButtonElement} */ (element('leave'));
 const endButton = /** @type {HTMLButtonElement} */ (element('end'));
 const togetherButton = /** @type {HTMLButtonElement} */ (element('together'));
 const soundButton = /** @type {HTMLButtonElement} */ (element('sound'));
+const audioOnlyButton = /** @type {HTMLButtonElement} */ (element('audio-only'));
+const quickExitButton = /** @type {HTMLButtonElement} */ (element('quick-exit'));
+const peopleToggle = /** @type {HTMLButtonElement} */ (element('people-toggle'));
+const safetyToggle = /** @type {HTMLButtonElement} */ (element('safety-toggle'));
+const chatToggle = /** @type {HTMLButtonElement} */ (element('chat-toggle'));
+const chatSave = /** @type {HTMLButtonElement} */ (element('chat-save'));
+const peopleSection = element('people');
+const peopleList = element('people-list');
+const safetySection = element('safety');
+const safetyList = element('safety-list');
 const tileTemplate = /** @type {HTMLTemplateElement} */ (element('tile-template'));
 
+/**
+ * Set a control's visible words; controls with an icon keep it and change their `.label` only.
+ * @param {HTMLElement} control
+ * @param {string} text
+ */
+function label(control, text) {
+  const words = control.querySelector('.label');
+  if (words) words.textContent = text;
+  else control.textContent = text;
+}
+
+element('page-title').textContent = t('pageTitle');
 element('waiting-title').textContent = t('waitingList');
-soundButton.textContent = t('enableSound');
-leaveButton.textContent = t('leave');
-endButton.textContent = t('endSession');
-togetherButton.textContent = t('together');
-screenButton.textContent = t('shareScreen');
+label(soundButton, t('enableSound'));
+label(leaveButton, t('leave'));
+label(endButton, t('endSession'));
+label(togetherButton, t('together'));
+label(screenButton, t('shareScreen'));
+label(quickExitButton, t('quickExit'));
+label(peopleToggle, t('people'));
+label(safetyToggle, t('safetyCheck'));
+label(chatToggle, t('chat'));
+label(chatSave, t('chatSave'));
+controls.setAttribute('aria-label', t('controlsLabel'));
+tiles.setAttribute('aria-label', t('videoLabel'));
+element('people-title').textContent = t('peopleTitle');
+element('safety-title').textContent = t('safetyTitle');
+element('safety-explain').textContent = t('safetyExplain');
+element('chat-title').textContent = t('chatTitle');
+element('chat-label').textContent = t('chatLabel');
+label(element('chat-send'), t('chatSend'));
+/** The buttons that only mean something inside the call. */
+const inCallOnly = [audioOnlyButton, peopleToggle, safetyToggle, chatToggle];
+for (const button of inCallOnly) button.hidden = true;
 
 /** @param {string} text */
 function showStatus(text) {
@@ -115,6 +162,11 @@ function nameOf(id) {
   return person.is_minor ? `${person.name} (${t('child')})` : person.name;
 }
 
+/** @param {string} id  the name alone, as the chat and the console show it */
+function plainName(id) {
+  return people.get(id)?.name ?? id;
+}
+
 // --- local media -------------------------------------------------------------
 
 /** Camera and microphone, or whatever part of them works, or nothing. */
@@ -133,6 +185,35 @@ async function localMedia() {
   }
   showStatus(t('no-camera'));
   return new MediaStream();
+}
+
+// --- the session clock (host) -----------------------------------------------------
+
+/** @param {number} ms  as minutes and seconds, "75:04": a session is counted in minutes, never in hours */
+function minutesAndSeconds(ms) {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
+}
+
+/**
+ * What the host's timer shows: time in the call against the planned length, and the minutes left
+ * of the plan once five or fewer remain (the server's time-warning says the same).
+ * @param {number} now           ms since the epoch
+ * @param {number} since         when the host's call began (ms)
+ * @param {number} plannedStart  ms
+ * @param {number} plannedEnd    ms
+ */
+function timerView(now, since, plannedStart, plannedEnd) {
+  const text = t('timer', { elapsed: minutesAndSeconds(now - since), planned: minutesAndSeconds(plannedEnd - plannedStart) });
+  const left = plannedEnd - now;
+  if (left <= 0) return { text: `${text} · ${t('timeUp')}`, warning: true };
+  if (left <= 5 * 60_000) return { text: `${text} · ${t('timerLeft', { minutes: Math.ceil(left / 60_000) })}`, warning: true };
+  return { text, warning: false };
+}
+
+/** @param {string} iso */
+function clock(iso) {
+  return new Date(iso).toLocaleTimeString(language === 'pt' ? 'pt-PT' : 'en-GB', { hour: '2-digit', minute: '2-digit' });
 }
 
 // --- the session -------------------------------------------------------------
@@ -159,26 +240,43 @@ async function main() {
   const call = new Call({ client, localStream });
   // On a weak connection video steps down, then pauses, and comes back by itself (quality.js).
   const quality = new QualityWatch({ call });
+  const chat = new ChatPanel({
+    panel: element('chat'),
+    log: element('chat-log'),
+    form: /** @type {HTMLFormElement} */ (element('chat-form')),
+    input: /** @type {HTMLTextAreaElement} */ (element('chat-input')),
+    note: element('chat-note'),
+    toggle: chatToggle,
+    badge: element('chat-badge'),
+  }, { client, t, language, nameOf: plainName, build: protocol.chat });
+  const waitingAlert = new WaitingAlert({ titlePart: (count) => t('waitingTitle', { count }) });
+  /** @type {Map<string, string>} everyone in the host's waiting room: id -> name */
+  const waitingNow = new Map();
   // Tests drive the page through these, as the buttons would; nothing secret is reachable here that a page script could not reach anyway.
-  Object.assign(window, { telepractice: { client, call, people, startedAt, quality } });
+  Object.assign(window, { telepractice: { client, call, people, startedAt, quality, chat, waitingAlert } });
 
   const local = tileFor('self', t('you'), true);
   local.video.srcObject = localStream;
   play(local.video);
 
-  // While quality.js has paused the video, the others see the camera as off, and why in the status line.
-  const sendMedia = () => client.send(protocol.mediaState({ ...media, video: media.video && !quality.audioOnly }));
+  // While video is paused (quality.js) or off by choice (audio only), the others see the camera as off.
+  const sendMedia = () => client.send(protocol.mediaState({
+    ...media, video: media.video && !quality.audioOnly && !call.audioOnly,
+  }));
   quality.on('audio-only', (paused) => {
     showStatus(t(paused ? 'weakConnection' : 'videoBack'));
     sendMedia();
   });
   const renderControls = () => {
-    micButton.textContent = media.audio ? t('micOn') : t('micOff');
+    label(micButton, media.audio ? t('micOn') : t('micOff'));
     micButton.setAttribute('aria-pressed', String(!media.audio));
-    cameraButton.textContent = media.video ? t('cameraOn') : t('cameraOff');
+    label(cameraButton, media.video ? t('cameraOn') : t('cameraOff'));
     cameraButton.setAttribute('aria-pressed', String(!media.video));
-    screenButton.textContent = media.screen ? t('stopScreen') : t('shareScreen');
-    local.tile.classList.toggle('camera-off', !media.video);
+    label(screenButton, media.screen ? t('stopScreen') : t('shareScreen'));
+    label(audioOnlyButton, call.audioOnly ? t('audioOnlyOn') : t('audioOnlyOff'));
+    audioOnlyButton.setAttribute('aria-pressed', String(call.audioOnly));
+    local.tile.classList.toggle('camera-off', !media.video || call.audioOnly);
+    tiles.classList.toggle('audio-only', call.audioOnly);
   };
   renderControls();
 
@@ -187,6 +285,7 @@ async function main() {
     for (const track of localStream.getAudioTracks()) track.enabled = media.audio;
     renderControls();
     sendMedia();
+    renderPeople();
   });
 
   cameraButton.addEventListener('click', async () => {
@@ -214,7 +313,17 @@ async function main() {
       cameraButton.disabled = false;
       renderControls();
       sendMedia();
+      renderPeople();
     }
+  });
+
+  // Audio only: nothing of video goes either way, which a poor connection needs most; and back.
+  audioOnlyButton.addEventListener('click', () => {
+    call.setAudioOnly(!call.audioOnly);
+    showStatus(call.audioOnly ? t('audioOnlyStatus') : t('in-call'));
+    renderControls();
+    sendMedia();
+    renderPeople();
   });
 
   screenButton.addEventListener('click', async () => {
@@ -270,20 +379,49 @@ async function main() {
   client.on('session-ended', evaluate);
   leaveButton.addEventListener('click', evaluate);
 
+  // The quick exit, for family members: one tap leaves the call and puts a neutral page in its place.
+  let quickExitReady = false;
+  function offerQuickExit() {
+    quickExitButton.hidden = false;
+    if (quickExitReady) return;
+    quickExitReady = true;
+    installQuickExit(quickExitButton);
+    onQuickExit(() => {
+      client.leave();
+      chat.clear();
+      quality.stop();
+      call.close();
+      for (const track of localStream.getTracks()) track.stop();
+    });
+  }
+
   // Side rooms, for the host: talk alone with one person, then bring everyone back together.
   let isHost = false;
   /** @type {string[]} everyone in a side room now */
   let apart = [];
+  /** @type {string|null} the side room this page is in */
+  let mySideRoom = null;
   togetherButton.addEventListener('click', () => {
     if (apart.length) client.send(protocol.sideRoomReturn(apart));
   });
   /** @param {{side_rooms: {[room: string]: string[]}, side_room: string|null}} message */
   function showSideRooms(message) {
     apart = Object.values(message.side_rooms).flat();
+    mySideRoom = message.side_room ?? null;
+    for (const [room, ids] of Object.entries(message.side_rooms)) {
+      for (const id of ids) {
+        const person = people.get(id);
+        if (person) person.side_room = room;
+      }
+    }
+    for (const person of people.values()) {
+      if (!apart.includes(person.id)) person.side_room = null;
+    }
     togetherButton.hidden = !isHost || apart.length === 0;
     tiles.classList.toggle('apart', apart.length > 0); // one side room at a time from this page
     if (message.side_room) showStatus(t('inSideRoom'));
     else if (!controls.hidden) showStatus(t('in-call'));
+    renderPeople();
   }
   client.on('side-room-changed', showSideRooms);
 
@@ -313,22 +451,213 @@ async function main() {
     for (const track of localStream.getTracks()) track.stop();
     controls.hidden = true;
     waitingSection.hidden = true;
+    peopleSection.hidden = true;
+    safetySection.hidden = true;
+    timer.hidden = true;
+    connection.hidden = true;
+    clearInterval(ticking);
+    waitingNow.clear();
+    waitingAlert.close();
+    inCall.clear();
+    // The worker may still keep the chat in the record; for anyone else it goes with the page.
+    if (isHost && chat.transcript.lines.length) chat.setOpen(true);
+    else chat.clear();
     showStatus(text);
   }
+
+  // --- who is in the call ---
+
+  /** @type {Set<string>} the others in the call (connected or dropped and due back) */
+  const inCall = new Set();
+
+  function renderPeople() {
+    const self = client.you;
+    const rows = [];
+    if (self) rows.push({ ...self, audio: media.audio, video: media.video && !call.audioOnly, side_room: mySideRoom, connected: true });
+    for (const id of inCall) {
+      const person = people.get(id);
+      if (person) rows.push(person);
+    }
+    peopleList.replaceChildren(...rows.map((person) => {
+      const item = document.createElement('li');
+      item.dataset.participant = person.id;
+      const name = document.createElement('span');
+      name.className = 'name';
+      name.textContent = person.id === self?.id ? `${t('you')} (${plainName(person.id)})` : nameOf(person.id);
+      const notes = [];
+      if (person.role === 'host') notes.push(t('roleHost'));
+      else if (person.role === 'staff') notes.push(t('roleStaff'));
+      if (!person.audio) notes.push(t('micOffShort'));
+      if (!person.video) notes.push(t('cameraOffShort'));
+      if ((person.side_room ?? null) !== mySideRoom) notes.push(t('apartShort'));
+      if (person.connected === false) notes.push(t('droppedShort'));
+      item.classList.toggle('muted', !person.audio);
+      item.classList.toggle('apart', (person.side_room ?? null) !== mySideRoom);
+      const state = document.createElement('span');
+      state.className = 'state';
+      state.textContent = notes.join(', ');
+      item.append(name, ' ', state);
+      return item;
+    }));
+    label(peopleToggle, `${t('people')} (${rows.length})`);
+  }
+
+  // --- the safety code, on request ---
+
+  /** @type {Map<string, string>} peer -> safety code */
+  const codes = new Map();
+  function renderSafety() {
+    const others = [...inCall].filter((id) => (people.get(id)?.side_room ?? null) === mySideRoom);
+    if (others.length === 0) {
+      const none = document.createElement('li');
+      none.textContent = t('safetyNobody');
+      safetyList.replaceChildren(none);
+      return;
+    }
+    safetyList.replaceChildren(...others.map((id) => {
+      const item = document.createElement('li');
+      item.dataset.participant = id;
+      const name = document.createElement('span');
+      name.className = 'name';
+      name.textContent = nameOf(id);
+      const code = document.createElement('span');
+      code.className = 'code';
+      code.textContent = codes.get(id) ?? t('safetyPending');
+      item.append(name, ' ', code);
+      return item;
+    }));
+  }
+
+  /**
+   * One of the side panels (people, safety code) open or closed by its button.
+   * @param {HTMLButtonElement} toggle
+   * @param {HTMLElement} section
+   * @param {() => void} render
+   */
+  function panelToggle(toggle, section, render) {
+    toggle.addEventListener('click', () => {
+      section.hidden = !section.hidden;
+      toggle.setAttribute('aria-expanded', String(!section.hidden));
+      if (!section.hidden) render();
+      tiles.classList.toggle('show-codes', !safetySection.hidden);
+    });
+  }
+  panelToggle(peopleToggle, peopleSection, renderPeople);
+  panelToggle(safetyToggle, safetySection, renderSafety);
+
+  // --- the host's chat save ---
+
+  chatSave.addEventListener('click', async () => {
+    const body = chat.transcript.forRecord();
+    if (body.lines.length === 0) {
+      chat.say(t('chatNothing'));
+      return;
+    }
+    chatSave.disabled = true;
+    try {
+      const response = await fetch(`/api/sessions/${encodeURIComponent(sessionId ?? '')}/record/chat`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${client.resumeToken ?? credentials.token}` },
+        body: JSON.stringify(body),
+      });
+      if (!response.ok) throw new Error(`${response.status}`);
+      const saved = await response.json();
+      chat.say(t('chatSaved', { count: saved.lines.length }));
+    } catch {
+      chat.say(t('chatSaveFailed'));
+    } finally {
+      chatSave.disabled = false;
+    }
+  });
+
+  // --- the connection, said calmly ---
+
+  let lostAt = 0;
+  /** @type {any} */
+  let hideConnection = 0;
+  /** @param {string} text @param {boolean} lost */
+  function showConnection(text, lost) {
+    clearTimeout(hideConnection);
+    connection.textContent = text;
+    connection.hidden = false;
+    connection.classList.toggle('back', !lost);
+    if (!lost) hideConnection = setTimeout(() => { connection.hidden = true; }, 8000);
+  }
+  client.on('state', (state) => {
+    if (state === 'reconnecting' && !controls.hidden) {
+      lostAt = Date.now();
+      showConnection(t('reconnecting'), true);
+    } else if (state === 'joined' && lostAt) {
+      lostAt = 0;
+      showConnection(t('connectionBack'), false);
+    }
+  });
+  /** @type {Set<string>} peers whose media connection is down for now */
+  const mediaDown = new Set();
+  call.on('peer-state', ({ peer, state }) => {
+    if (state === 'disconnected' || state === 'failed') {
+      mediaDown.add(peer);
+      if (!lostAt) showConnection(t('mediaLost'), true);
+    } else if (state === 'connected' && mediaDown.delete(peer) && mediaDown.size === 0 && !lostAt) {
+      showConnection(t('connectionBack'), false);
+    }
+  });
+
+  // --- the session's plan: the family's waiting room, the host's timer ---
+
+  /** @type {string|null} */
+  let sessionId = credentials.session;
+  let plannedStart = NaN;
+  let plannedEnd = NaN;
+  /** @type {number} when this page's call began, for the host's timer */
+  let callSince = NaN;
+  /** @type {any} */
+  let ticking = 0;
+  let warned = false;
+  function tick() {
+    if (!isHost || Number.isNaN(plannedEnd) || Number.isNaN(callSince)) return;
+    const view = timerView(Date.now(), callSince, plannedStart, plannedEnd);
+    timer.hidden = false;
+    /** @type {HTMLElement} */ (timer.querySelector('.timer-value')).textContent = view.text;
+    timer.classList.toggle('warning', view.warning);
+    if (view.warning && !warned && plannedEnd > Date.now()) {
+      warned = true;
+      showConnection(t('timeWarning', { minutes: Math.ceil((plannedEnd - Date.now()) / 60_000) }), false);
+    }
+  }
+  /** @type {HTMLElement} */ (timer.querySelector('.timer-label')).textContent = `${t('timerLabel')}:`;
+  client.on('time-warning', (message) => {
+    const end = Date.parse(message.planned_end);
+    if (!Number.isNaN(end)) plannedEnd = end;
+    tick();
+  });
 
   // --- what the server says ---
 
   client.on('welcome', (message) => {
     people.set(message.you.id, message.you);
+    sessionId = message.room;
     // The server tells the host afresh about everyone waiting on each (re)connection.
     waitingList.replaceChildren();
     waitingSection.hidden = true;
+    waitingNow.clear();
     isHost = message.you.role === 'host';
     endButton.hidden = !isHost;
+    chatSave.hidden = !isHost;
     screenButton.hidden = message.you.role === 'family';
+    element('chat-help').textContent = t(message.you.role === 'family' ? 'chatHelpFamily' : 'chatHelpStaff');
+    if (message.you.role === 'family') offerQuickExit();
+    if (typeof message.planned_start === 'string' && typeof message.planned_end === 'string') {
+      plannedStart = Date.parse(message.planned_start);
+      plannedEnd = Date.parse(message.planned_end);
+      plan.textContent = t('plannedTime', { start: clock(message.planned_start), end: clock(message.planned_end) });
+    }
   });
   client.on('waiting', (message) => {
     showStatus(t(message.reason) ?? t('awaiting-admission'));
+    plan.hidden = !plan.textContent;
+    for (const button of inCallOnly) button.hidden = true;
+    inCall.clear();
     testConnection();
   });
 
@@ -356,27 +685,54 @@ async function main() {
     if (result.verdict === 'audio-only') quality.startAudioOnly();
   }
   client.on('admitted', (message) => {
-    for (const person of message.participants) people.set(person.id, person);
+    inCall.clear();
+    for (const person of message.participants) {
+      people.set(person.id, person);
+      inCall.add(person.id);
+    }
+    plan.hidden = true;
+    connectionNote.hidden = true;
+    for (const button of inCallOnly) button.hidden = false;
+    if (Number.isNaN(callSince)) callSince = Date.now();
+    if (isHost && !ticking) {
+      ticking = setInterval(tick, 1000);
+      tick();
+    }
     showStatus(t('in-call'));
     showSideRooms(message);
     sendMedia();
   });
   client.on('presence', (message) => {
-    people.set(message.participant.id, message.participant);
-    if (message.event === 'left') removeTiles(message.participant.id);
+    const id = message.participant.id;
+    people.set(id, message.participant);
+    if (message.event === 'left') {
+      removeTiles(id);
+      inCall.delete(id);
+      codes.delete(id);
+    } else {
+      inCall.add(id);
+    }
+    renderPeople();
+    if (!safetySection.hidden) renderSafety();
   });
-  client.on('participant-waiting', (message) => showWaiting(message.participant));
+  client.on('participant-waiting', (message) => {
+    showWaiting(message.participant);
+    waitingNow.set(message.participant.id, plainName(message.participant.id));
+    alertWaiting();
+  });
   client.on('participant-left-waiting', (message) => {
     waitingList.querySelector(`[data-participant="${CSS.escape(message.participant)}"]`)?.remove();
     waitingSection.hidden = waitingList.children.length === 0;
+    waitingNow.delete(message.participant);
+    alertWaiting();
   });
+  function alertWaiting() {
+    if (isHost && sessionId) waitingAlert.update(sessionId, waitingNow);
+  }
   client.on('turned-away', () => finish(t('turned-away')));
   client.on('session-ended', () => finish(t('session-ended')));
   client.on('removed', () => finish(t('removed')));
   client.on('replaced', () => finish(t('replaced')));
-  client.on('state', (state) => {
-    if (state === 'reconnecting') showStatus(t('reconnecting'));
-  });
   client.on('closed', (event) => {
     if (!event.final || controls.hidden) return;
     finish(event.code === protocol.NOT_AUTHENTICATED ? t('not-authenticated') : t('ended'));
@@ -401,6 +757,8 @@ async function main() {
   });
   call.on('peer-closed', ({ peer }) => removeTiles(peer));
   call.on('safety-code', ({ peer, code }) => {
+    codes.set(peer, code);
+    if (!safetySection.hidden) renderSafety();
     const tile = tiles.querySelector(`[data-key="${CSS.escape(peer)}"]`);
     const shown = tile?.querySelector('.safety-code');
     if (shown) {

@@ -1,16 +1,61 @@
 // @ts-check
 /**
  * The words of the call page, by language. Every word a family sees is here,
- * so translating the page means adding one table.
+ * so translating the page means adding one table; i18n.js picks the language.
  */
+
+import { currentLanguage, translator } from './i18n.js';
 
 /** Every word a family sees, by language; the page picks the browser's language when it has it. */
 export const TEXT = {
   en: {
     connecting: 'Connecting…',
-    reconnecting: 'Connection lost. Reconnecting…',
+    reconnecting: 'The connection dropped. We are fixing it now: you do not need to do anything.',
+    connectionBack: 'You are connected again.',
+    mediaLost: 'The picture or sound may stop for a moment while we reconnect. You do not need to do anything.',
+    pageTitle: 'telepractice — video session',
+    waitingTitle: '({count}) waiting — ',
+    plannedTime: 'Your session is planned for {start} to {end}.',
+    controlsLabel: 'Call controls',
+    videoLabel: 'Video',
+    audioOnlyOff: 'Audio only',
+    audioOnlyOn: 'Video back on',
+    audioOnlyStatus: 'Audio only: video is off both ways, to save your connection.',
+    quickExit: 'Quick exit',
+    chat: 'Messages',
+    chatUnread: '{count} new',
+    chatTitle: 'Written messages',
+    chatHelpFamily: 'Write here if you cannot speak freely or hear well. Only the people with you in this part of the call see it, and it is not kept after the session unless your worker saves it.',
+    chatHelpStaff: 'Only the people in your part of the call see these messages. Nothing is kept after the session unless you save it.',
+    chatLabel: 'Your message',
+    chatSend: 'Send',
+    chatTooLong: 'That message is too long: at most {max} characters.',
+    chatTooFast: 'Please wait a moment before sending more.',
+    chatNotSent: 'Not sent: you are not connected right now.',
+    chatSave: 'Save to the case record',
+    chatSaved: 'Saved to the case record: {count} messages.',
+    chatSaveFailed: 'The messages could not be saved. Please try again.',
+    chatNothing: 'There are no messages to save yet.',
+    people: 'Who is here',
+    peopleTitle: 'In the call',
+    micOffShort: 'microphone off',
+    cameraOffShort: 'camera off',
+    apartShort: 'talking apart',
+    droppedShort: 'connection lost',
+    roleHost: 'worker',
+    roleStaff: 'staff',
+    safetyCheck: 'Check the safety code',
+    safetyTitle: 'Safety code',
+    safetyExplain: 'Read your code aloud to each other: if you both see the same numbers, nobody else can listen in.',
+    safetyPending: 'not connected yet',
+    safetyNobody: 'Nobody else is connected yet.',
+    timerLabel: 'Session time',
+    timer: '{elapsed} of {planned}',
+    timerLeft: '{minutes} min left',
+    timeUp: 'planned time is over',
+    timeWarning: 'About {minutes} minutes left of the planned time.',
     'host-absent': 'Please wait: your worker has not joined yet.',
-    'awaiting-admission': 'Please wait: your worker will let you in shortly.',
+    'awaiting-admission': 'Your worker will let you in soon.',
     'sent-back': 'You are back in the waiting room. Please wait.',
     'in-call': 'You are in the session.',
     'turned-away': 'Your worker could not let you in this time.',
@@ -62,9 +107,52 @@ export const TEXT = {
   },
   pt: {
     connecting: 'A ligar…',
-    reconnecting: 'A ligação falhou. A ligar de novo…',
+    reconnecting: 'A ligação caiu. Estamos a resolver: não precisa de fazer nada.',
+    connectionBack: 'Já está ligado de novo.',
+    mediaLost: 'A imagem ou o som podem parar por um momento enquanto voltamos a ligar. Não precisa de fazer nada.',
+    pageTitle: 'telepractice — sessão de vídeo',
+    waitingTitle: '({count}) à espera — ',
+    plannedTime: 'A sua sessão está marcada das {start} às {end}.',
+    controlsLabel: 'Botões da chamada',
+    videoLabel: 'Vídeo',
+    audioOnlyOff: 'Só som',
+    audioOnlyOn: 'Voltar a ter vídeo',
+    audioOnlyStatus: 'Só som: o vídeo está desligado nos dois sentidos, para poupar a sua ligação.',
+    quickExit: 'Sair já',
+    chat: 'Mensagens',
+    chatUnread: '{count} novas',
+    chatTitle: 'Mensagens escritas',
+    chatHelpFamily: 'Escreva aqui se não puder falar à vontade ou ouvir bem. Só as pessoas que estão consigo nesta parte da chamada as veem, e não ficam guardadas depois da sessão, a não ser que o seu técnico as guarde.',
+    chatHelpStaff: 'Só as pessoas na sua parte da chamada veem estas mensagens. Nada fica guardado depois da sessão, a não ser que as guarde.',
+    chatLabel: 'A sua mensagem',
+    chatSend: 'Enviar',
+    chatTooLong: 'Essa mensagem é demasiado longa: no máximo {max} caracteres.',
+    chatTooFast: 'Espere um momento antes de enviar mais.',
+    chatNotSent: 'Não foi enviada: não está ligado neste momento.',
+    chatSave: 'Guardar no processo',
+    chatSaved: 'Guardadas no processo: {count} mensagens.',
+    chatSaveFailed: 'Não foi possível guardar as mensagens. Tente de novo.',
+    chatNothing: 'Ainda não há mensagens para guardar.',
+    people: 'Quem está',
+    peopleTitle: 'Na chamada',
+    micOffShort: 'microfone desligado',
+    cameraOffShort: 'câmara desligada',
+    apartShort: 'a falar à parte',
+    droppedShort: 'ligação perdida',
+    roleHost: 'técnico',
+    roleStaff: 'equipa',
+    safetyCheck: 'Ver o código de segurança',
+    safetyTitle: 'Código de segurança',
+    safetyExplain: 'Leiam o código um ao outro em voz alta: se os dois virem os mesmos números, mais ninguém pode ouvir a chamada.',
+    safetyPending: 'ainda sem ligação',
+    safetyNobody: 'Ainda não está mais ninguém ligado.',
+    timerLabel: 'Tempo da sessão',
+    timer: '{elapsed} de {planned}',
+    timerLeft: 'faltam {minutes} min',
+    timeUp: 'o tempo previsto acabou',
+    timeWarning: 'Faltam cerca de {minutes} minutos do tempo previsto.',
     'host-absent': 'Aguarde: o seu técnico ainda não entrou.',
-    'awaiting-admission': 'Aguarde: o seu técnico vai deixá-lo entrar em breve.',
+    'awaiting-admission': 'O seu técnico vai deixá-lo entrar em breve.',
     'sent-back': 'Voltou à sala de espera. Aguarde, por favor.',
     'in-call': 'Está na sessão.',
     'turned-away': 'O seu técnico não o pôde deixar entrar desta vez.',
@@ -116,13 +204,8 @@ export const TEXT = {
   },
 };
 
-/** 'pt' for browsers set to Portuguese, otherwise 'en'. */
-export const language = navigator.language?.toLowerCase().startsWith('pt') ? 'pt' : 'en';
+/** The language the page shows: the person's choice on this device, or the browser's (i18n.js). */
+export const language = currentLanguage();
 
-/**
- * The page's word for `key`, in English where its language lacks one.
- * @param {keyof typeof TEXT.en} key
- */
-export function t(key) {
-  return TEXT[language][key] ?? TEXT.en[key];
-}
+/** The page's word for `key`, with `{name}` placeholders filled from `values`. */
+export const t = translator(TEXT, () => language);

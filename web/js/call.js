@@ -116,6 +116,7 @@ export class PeerLink {
       await pc.setRemoteDescription({ type, sdp }); // a polite peer rolls its own offer back implicitly
       this.isSettingRemoteAnswerPending = false;
       if (type === 'offer') {
+        if (this.call.audioOnly) this.call._applyAudioOnly(this); // the answer then declines video too
         await pc.setLocalDescription();
         const local = pc.localDescription;
         if (local && !this.closed) this.call.client.send(protocol.answer(this.remoteId, local.sdp));
@@ -180,6 +181,10 @@ export class Call extends Emitter {
     /** @type {number|null} the cap of each outgoing video stream, from the latest `bitrate` message */
     this.maxKbps = null;
     this.inCall = false;
+    /** Audio only, by the person's choice: no video sent or received on any connection. */
+    this.audioOnly = false;
+    /** @type {WeakMap<RTCRtpTransceiver, RTCRtpTransceiverDirection>} each video transceiver's direction before */
+    this._directionBefore = new WeakMap();
     /** @type {Array<() => void>} */
     this._unsubscribe = [
       client.on('welcome', (m) => { this.selfId = m.you.id; }),
@@ -276,6 +281,36 @@ export class Call extends Emitter {
       : link.pc.addTransceiver('video', { direction: 'sendrecv', streams }).sender;
     const screen = this.screenStream?.getVideoTracks()[0];
     if (screen && this.screenStream) link.screenSender = link.pc.addTrack(screen, this.screenStream);
+    if (this.audioOnly) this._applyAudioOnly(link);
+  }
+
+  // --- audio only -------------------------------------------------------------
+
+  /**
+   * Stop sending and receiving video on every connection (true), or bring it back (false). Each
+   * connection renegotiates by itself: an inactive video m-line means the other end stops sending too,
+   * which is what saves a poor connection.
+   * @param {boolean} on
+   */
+  setAudioOnly(on) {
+    this.audioOnly = on;
+    for (const link of this.peers.values()) this._applyAudioOnly(link);
+    this.emit('audio-only', on);
+  }
+
+  /** @param {PeerLink} link */
+  _applyAudioOnly(link) {
+    if (link.closed) return;
+    for (const transceiver of link.pc.getTransceivers()) {
+      if (transceiver.receiver.track?.kind !== 'video' || transceiver.currentDirection === 'stopped') continue;
+      if (this.audioOnly) {
+        if (transceiver.direction === 'inactive') continue;
+        this._directionBefore.set(transceiver, transceiver.direction);
+        transceiver.direction = 'inactive';
+      } else if (transceiver.direction === 'inactive') {
+        transceiver.direction = this._directionBefore.get(transceiver) ?? 'sendrecv';
+      }
+    }
   }
 
   /** @param {string} remoteId */

@@ -15,6 +15,7 @@
 
 import * as protocol from './protocol.js';
 import { t } from './call-text.js';
+import { chime, pageTitle } from './waiting-alert.js';
 
 /** How long the family's button shows its faint "sent" dots. */
 export const SENT_MARK_MS = 4000;
@@ -65,14 +66,13 @@ export function familyHelp(client, button, doc = document) {
 export function staffAlerts(client, banner, nameOf) {
   const heading = /** @type {HTMLElement} */ (banner.querySelector('h2'));
   const list = /** @type {HTMLElement} */ (banner.querySelector('ul'));
-  const baseTitle = document.title;
 
   const render = () => {
     const count = list.children.length;
     heading.textContent = `${t('helpRequested')} (${count})`;
     banner.hidden = count === 0;
     banner.dataset.count = String(count);
-    document.title = count ? `(${count}) ${baseTitle}` : baseTitle;
+    pageTitle.set('help', count ? `(${count}) ` : '');
   };
 
   client.on('help-requested', (message) => {
@@ -99,33 +99,11 @@ export function staffAlerts(client, banner, nameOf) {
     item.append(who, ' ', t('askedForHelp'), ' ', when, ' ', acknowledge);
     list.append(item);
     render();
-    chime();
+    chime([660, 880]); // two notes, softer than the waiting room's three: noticed, never alarming
   });
   client.on('help-acknowledged', (message) => {
     list.querySelector(`[data-alert="${CSS.escape(String(message.alert))}"]`)?.remove();
     render();
   });
   render();
-}
-
-/** A short, soft two-note chime; silent where the browser allows no sound yet. */
-function chime() {
-  try {
-    const context = new AudioContext();
-    const gain = context.createGain();
-    gain.gain.value = 0.06;
-    gain.connect(context.destination);
-    [660, 880].forEach((frequency, index) => {
-      const tone = context.createOscillator();
-      tone.type = 'sine';
-      tone.frequency.value = frequency;
-      tone.connect(gain);
-      const start = context.currentTime + index * 0.22;
-      tone.start(start);
-      tone.stop(start + 0.18);
-    });
-    setTimeout(() => context.close().catch(() => {}), 1000);
-  } catch {
-    // No sound: the banner and the title still show it.
-  }
 }

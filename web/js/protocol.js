@@ -16,7 +16,7 @@ export const SERVER_TYPES = Object.freeze([
   'welcome', 'waiting', 'participant-waiting', 'participant-left-waiting', 'admitted',
   'turned-away', 'presence', 'offer', 'answer', 'candidate', 'side-room-changed',
   'bitrate', 'session-ended', 'removed', 'replaced', 'help-requested', 'help-acknowledged',
-  'ice-servers', 'ping', 'pong', 'error',
+  'time-warning', 'chat', 'ice-servers', 'ping', 'pong', 'error',
 ]);
 
 /** Close codes after which reconnecting cannot help (docs/protocol.md, "Close codes"). */
@@ -95,6 +95,8 @@ export const help = () => message('help');
 export const helpAcknowledge = (alert) => message('help-acknowledge', { alert });
 /** In the call: ask for fresh ICE servers (new TURN credentials) before an ICE restart. */
 export const iceServers = () => message('ice-servers');
+/** @param {string} text  one chat line; the server trims it and relays it to everyone in your part of the call */
+export const chat = (text) => message('chat', { text });
 /** @param {{audio: boolean, video: boolean, screen?: boolean}} state */
 export const mediaState = ({ audio, video, screen = false }) => message('media-state', { audio, video, screen });
 /** @param {string} to @param {string} sdp */
@@ -153,6 +155,8 @@ const REQUIRED = {
   removed: { reason: 'string' },
   'help-requested': { alert: 'string', participant: 'object', pending: 'number' },
   'help-acknowledged': { alert: 'string', participant: 'string', pending: 'number' },
+  'time-warning': { planned_end: 'string', minutes_left: 'number' },
+  chat: { from: 'string', text: 'string', at: 'string' },
   'ice-servers': { ice_servers: 'array' },
   ping: { nonce: 'number' },
   pong: { nonce: 'number' },
