@@ -103,15 +103,19 @@ def _new_row(session_id: str, presence: Presence) -> PresenceInterval:
     return row
 
 
-async def _open_rows(session: AsyncSession, session_id: str) -> dict[str, PresenceInterval]:
+async def _open_rows(session: AsyncSession, session_ids: Iterable[str]) -> dict[str, dict[str, PresenceInterval]]:
+    """The open presences of these sessions, locked, by session and then by person: one statement for all."""
     rows = (
         await session.execute(
             select(PresenceInterval)
-            .where(PresenceInterval.session_id == session_id, PresenceInterval.ended_at.is_(None))
+            .where(PresenceInterval.session_id.in_(sorted(set(session_ids))), PresenceInterval.ended_at.is_(None))
             .with_for_update()
         )
     ).scalars()
-    return {row.participant_id or row.staff_id or "": row for row in rows}
+    by_session: dict[str, dict[str, PresenceInterval]] = {}
+    for row in rows:
+        by_session.setdefault(row.session_id, {})[row.participant_id or row.staff_id or ""] = row
+    return by_session
 
 
 # --- writing events ------------------------------------------------------------
@@ -122,25 +126,34 @@ async def record(db: SessionFactory, session_id: str, events: Sequence[Attendanc
     if not events:
         return
     async with db() as session, session.begin():
-        await _record_in(session, session_id, events)
+        await _record_in(session, [(session_id, events)])
 
 
-async def _record_in(session: AsyncSession, session_id: str, events: Sequence[AttendanceEvent]) -> None:
-    """``record`` inside a transaction the caller holds (several sessions may share one commit)."""
-    if not events:
+async def _record_in(session: AsyncSession, sessions: Sequence[tuple[str, Sequence[AttendanceEvent]]]) -> None:
+    """``record`` for several sessions inside a transaction the caller holds, oldest events first.
+
+    A few statements however many sessions: one locking read of their open
+    presences, the new rows inserted together at the flush, one update of the
+    sessions someone was admitted to.
+    """
+    sessions = [(session_id, events) for session_id, events in sessions if events]
+    if not sessions:
         return
-    open_rows = await _open_rows(session, session_id)
-    for event in events:
-        session.add(AttendanceEventRow(
-            id=new_id(), session_id=session_id, who_kind=None if event.who_kind is None else str(event.who_kind),
-            event=str(event.event), reason=None if event.reason is None else str(event.reason), at=event.at,
-            **_who_columns(event.who, event.who_kind),
-        ))
-        _apply(session, session_id, open_rows, event)
-    if any(event.event is AttendanceKind.ADMITTED for event in events):
+    open_rows = await _open_rows(session, (session_id for session_id, _ in sessions))
+    for session_id, events in sessions:
+        rows = open_rows.setdefault(session_id, {})
+        for event in events:
+            session.add(AttendanceEventRow(
+                id=new_id(), session_id=session_id, who_kind=None if event.who_kind is None else str(event.who_kind),
+                event=str(event.event), reason=None if event.reason is None else str(event.reason), at=event.at,
+                **_who_columns(event.who, event.who_kind),
+            ))
+            _apply(session, session_id, rows, event)
+    live = {session_id for session_id, events in sessions if any(e.event is AttendanceKind.ADMITTED for e in events)}
+    if live:
         await session.execute(
             update(CaseSession)
-            .where(CaseSession.id == session_id, CaseSession.status == SessionStatus.SCHEDULED)
+            .where(CaseSession.id.in_(sorted(live)), CaseSession.status == SessionStatus.SCHEDULED)
             .values(status=SessionStatus.LIVE)
         )
 
@@ -312,8 +325,8 @@ class GroupCommit:
             for waiting in batch:
                 mapped = attendance_events(waiting.events, kinds, waiting.to_wall)
                 _warn_unknown(waiting.room_id, waiting.events, mapped)
-                await _record_in(session, waiting.room_id, mapped)
                 recorded.append(mapped)
+            await _record_in(session, [(waiting.room_id, mapped) for waiting, mapped in zip(batch, recorded)])
         self.commits += 1
         return recorded
 
