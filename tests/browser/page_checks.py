@@ -60,14 +60,17 @@ MARK_CONTROLS = """
   const controls = [...document.querySelectorAll(selector)].filter((el) =>
     shown(el) && !el.disabled && el.getAttribute('tabindex') !== '-1' && !el.closest('fieldset:disabled'));
   if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
-  window.__controls = controls.map((el, index) => {
-    el.dataset.keyboardCheck = String(index);
-    const style = getComputedStyle(el);
+  window.__describe = (el) => {
     const name = (el.getAttribute('aria-label') || el.textContent || el.getAttribute('title')
                   || el.getAttribute('name') || '').trim().replace(/\\s+/g, ' ').slice(0, 40);
+    return `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''} "${name}"`;
+  };
+  window.__controlElements = controls;
+  window.__controls = controls.map((el, index) => {
+    el.dataset.keyboardCheck = String(index);
     return {
-      what: `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''} "${name}"`,
-      boxShadow: style.boxShadow,
+      what: window.__describe(el),
+      boxShadow: getComputedStyle(el).boxShadow,
       radioGroup: el.type === 'radio' ? `${el.form ? 'form' : ''}:${el.name}` : null,
     };
   });
@@ -75,16 +78,25 @@ MARK_CONTROLS = """
 }
 """
 
-# What has focus now, and whether it shows: an outline drawn, or a box shadow it lacked without focus.
+# What has focus now (as indices of the marked controls), and whether it shows: an outline drawn, or a box
+# shadow it lacked without focus. A page may redraw a part meanwhile (the console's menu on each alert poll):
+# a new element stands for the marked ones it replaced that read the same.
 FOCUSED = """
 () => {
   const el = document.activeElement;
-  if (!el || el === document.body || el.dataset.keyboardCheck === undefined) return null;
-  const index = Number(el.dataset.keyboardCheck);
+  if (!el || el === document.body) return null;
+  let indices;
+  if (el.dataset.keyboardCheck !== undefined) indices = [Number(el.dataset.keyboardCheck)];
+  else {
+    const what = window.__describe(el);
+    indices = window.__controls.map((control, index) => index)
+      .filter((index) => !window.__controlElements[index].isConnected && window.__controls[index].what === what);
+  }
+  if (!indices.length) return null;
   const style = getComputedStyle(el);
   const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
-  const shadow = style.boxShadow !== 'none' && style.boxShadow !== window.__controls[index].boxShadow;
-  return {index, visible: outline || shadow};
+  const shadow = style.boxShadow !== 'none' && style.boxShadow !== window.__controls[indices[0]].boxShadow;
+  return {indices, visible: outline || shadow};
 }
 """
 
@@ -97,8 +109,8 @@ async def keyboard_problems(page: Page) -> list[str]:
     for _ in range(2 * count + 3):
         await page.keyboard.press("Tab")
         focused = await page.evaluate(FOCUSED)
-        if focused is not None:
-            reached[focused["index"]] = reached.get(focused["index"], False) or focused["visible"]
+        for index in focused["indices"] if focused else ():
+            reached[index] = reached.get(index, False) or focused["visible"]
     controls = await page.evaluate("() => window.__controls")
     await page.evaluate("() => { for (const el of document.querySelectorAll('[data-keyboard-check]'))"
                         " delete el.dataset.keyboardCheck; document.activeElement?.blur(); }")
@@ -160,22 +172,25 @@ async def check_state(page: Page, output_dir: Path, page_name: str, state: str, 
 
 @dataclasses.dataclass
 class RequestLog:
-    """Every request the pages of a test made: HTTP from pages and workers, and WebSockets."""
+    """Every request the pages of a test made: HTTP from pages, their workers and new tabs, and WebSockets."""
 
     urls: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    # The same request can be reported by its page and by its context: kept here (alive, so no id is reused).
+    _seen: dict[int, Request] = dataclasses.field(default_factory=dict)
+    _contexts: set[int] = dataclasses.field(default_factory=set)
 
     def watch(self, label: str, context: BrowserContext, page: Page) -> None:
-        seen: set[int] = set()
-
         def on_request(request: Request) -> None:
-            if id(request) not in seen:  # a request can be reported by both the page and its context
-                seen.add(id(request))
+            if id(request) not in self._seen:
+                self._seen[id(request)] = request
                 self.urls.append((label, request.url))
 
         def on_websocket(socket: WebSocket) -> None:
             self.urls.append((label, socket.url))
 
-        context.on("request", on_request)
+        if id(context) not in self._contexts:
+            self._contexts.add(id(context))
+            context.on("request", on_request)
         page.on("request", on_request)
         page.on("websocket", on_websocket)
         page.on("worker", lambda worker: self.urls.append((label, worker.url)))
@@ -206,13 +221,18 @@ class CheckedPages:
             is_mobile=size == "phone", has_touch=size == "phone", **context_options)
         self.contexts.append(context)
         page = await context.new_page()
-        page.set_default_timeout(WAIT_MS)
-        self.requests.watch(label, context, page)
-        errors = self.errors.setdefault(label, [])
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        self.adopt(label, page)
         await page.goto(self.server.origin + path_and_fragment)
         return page
+
+    def adopt(self, label: str, page: Page) -> None:
+        """Watch a page of one of these contexts that the page itself opened (a new tab): requests, errors."""
+        page.set_default_timeout(WAIT_MS)
+        self.requests.watch(label, page.context, page)
+        errors = self.errors.setdefault(label, [])
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(f"{message.text} ({message.location.get('url')})")
+                if message.type == "error" else None)
 
     def page_errors(self) -> dict[str, list[str]]:
         return {label: errors for label, errors in self.errors.items() if errors}

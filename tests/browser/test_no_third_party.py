@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from telepractice.testing.server import PreparedSession
+from tests.browser.conftest import WAIT_MS
 from tests.browser.page_checks import CheckedPages
 from tests.browser.test_call import admit, family_path, staff_path, video_playing
 
@@ -74,6 +75,8 @@ async def test_a_whole_call_from_both_sides_asks_nothing_of_any_other_origin(
     await admit(worker, ana.participant_id)
     await video_playing(worker, ana.participant_id)
     await video_playing(family, prepared.worker_id)
+    # The waiting room's connection test posts its result when done; a session ended before then would refuse it.
+    await family.wait_for_function("() => window.telepractice.connectionTest !== undefined", timeout=WAIT_MS)
     await worker.locator("#end").click()
     form = family.locator("#evaluation form")
     await form.wait_for()
