@@ -196,6 +196,8 @@ async def test_a_child_taken_aside_chats_with_the_worker_unseen_by_the_mother_an
         ("Tiago Test", "I am back", None),
     ]
     assert "Is anyone there?" not in str(record)
+    # After the end the worker still has the chat and its save, but nobody to write to.
+    assert await worker.locator("#chat-save").is_visible() and await worker.locator("#chat-form").is_hidden()
     no_page_errors(pages)
 
 

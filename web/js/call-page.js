@@ -460,6 +460,7 @@ async function main() {
     waitingAlert.close();
     inCall.clear();
     // The worker may still keep the chat in the record; for anyone else it goes with the page.
+    element('chat-form').hidden = true; // nobody is left to read a new line
     if (isHost && chat.transcript.lines.length) chat.setOpen(true);
     else chat.clear();
     showStatus(text);
