@@ -349,6 +349,27 @@ async def test_after_the_evaluation_sent_or_skipped_the_goodbye_page_has_no_way_
     family.no_errors()
 
 
+async def test_quick_exit_from_the_call_leaves_the_call_and_no_history_storage_or_camera(
+    family: Family, prepared: PreparedSession
+) -> None:
+    ana = prepared.family[0]
+    worker = await family.open("worker", staff_path(prepared))
+    page = await family.open("ana", join_path(prepared, 0))
+    entries = await page.evaluate("() => history.length")
+    await choose_language(page, "en")
+    await step(page, "preview")
+    await page.locator("#join").click()
+    await page.wait_for_url("**/call")
+    await admit(worker, ana.participant_id)
+    await video_playing(page, prepared.worker_id)
+    await video_playing(worker, ana.participant_id)
+    await quick_exit_leaves_nothing(family, "ana", page, entries)
+    # The worker's page sees the family member leave the call at once, not after a time-out.
+    await worker.wait_for_function(
+        "(id) => !document.querySelector(`.tile[data-key=\"${CSS.escape(id)}\"]`)", arg=ana.participant_id,
+        timeout=WAIT_MS)
+
+
 ISSUE_LINK_WITH_CODE = """
 async ([session, token, participant]) => {
   const response = await fetch(`/api/sessions/${session}/invites`, {
