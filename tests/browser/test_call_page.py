@@ -376,3 +376,24 @@ async def test_a_dropped_connection_is_told_calmly_and_its_return_too_and_the_qu
         " && !window.telepractice.call.peers.has(id)", arg=ana.participant_id, timeout=WAIT_MS)
     assert await family.evaluate("() => sessionStorage.length + localStorage.length") == 0
     no_page_errors(pages)
+
+
+async def test_the_hosts_timer_counts_against_the_plan_and_turns_to_a_calm_warning_near_the_planned_end(
+    pages: Pages, prepared: PreparedSession, output_dir: Path
+) -> None:
+    worker = await pages.open("worker", staff_path(prepared))
+    timer = worker.locator("#timer")
+    await timer.wait_for()
+    assert re.fullmatch(r"Session time: \d+:\d{2} of 60:00", (await timer.inner_text()).strip())
+    assert await timer.get_attribute("class") == "timer"
+
+    # What the session clock (telepractice/sessions/session_clock.py) sends five minutes before the end,
+    # handed to the page's client as the socket would; here the plan was moved to end in four minutes.
+    await worker.evaluate("""() => window.telepractice.client.emit('time-warning', {v: 1, type: 'time-warning',
+        planned_end: new Date(Date.now() + 4 * 60_000 - 1000).toISOString(), minutes_left: 4})""")
+    await worker.wait_for_function("() => document.querySelector('#timer').classList.contains('warning')",
+                                   timeout=WAIT_MS)
+    assert (await timer.inner_text()).strip().endswith("· 4 min left")
+    await worker.locator("#connection").filter(has_text="About 4 minutes left of the planned time.").wait_for()
+    await shoot(worker, output_dir, "call-page-worker-time-warning")
+    no_page_errors(pages)
