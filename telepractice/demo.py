@@ -149,6 +149,7 @@ def describe(settings: Settings, demo: Demo) -> str:
         *[f"  {link.name} ({link.role}): {link.link}" for link in demo.links],
         "",
         "Open:",
+        f"  {origin}/console          the staff console: log in as the worker or the supervisor above",
         f"  {origin}/                 the server's front page",
         f"  {origin}/healthz          health check",
         f"  {origin}/api/openapi.json the JSON API",
