@@ -121,6 +121,16 @@ async def test_the_family_path_and_the_call_page_pass_every_check_from_the_link_
     await video_playing(family, prepared.worker_id)
     await check(family, "call", "family-in-call")
     await check(worker, "call", "worker-in-call")
+    # The call's side panels open: the chat (with a line said), who is in the call, and the safety code.
+    for page in (family, worker):
+        for toggle in ("#chat-toggle", "#people-toggle", "#safety-toggle"):
+            await page.locator(toggle).click()
+    said = {"pt": "Estou bem, obrigada.", "en": "I am fine, thank you."}[language]
+    await family.locator("#chat-input").fill(said)
+    await family.locator("#chat-send").click()
+    await worker.locator("#chat-log li").filter(has_text=said).wait_for()
+    await check(family, "call", "family-panels-open")
+    await check(worker, "call", "worker-panels-open")
 
     # The waiting room's connection test posts its result when done; a session ended before then would refuse it.
     await family.wait_for_function("() => window.telepractice.connectionTest !== undefined", timeout=WAIT_MS)
