@@ -131,6 +131,11 @@ async def test_the_family_path_and_the_call_page_pass_every_check_from_the_link_
     await worker.locator("#chat-log li").filter(has_text=said).wait_for()
     await check(family, "call", "family-panels-open")
     await check(worker, "call", "worker-panels-open")
+    # The discreet help signal: the worker's page shows the alert, the family's shows nothing new.
+    await family.locator("#help").click()
+    await worker.locator(f'#alerts li[data-participant="{bia.participant_id}"]').wait_for()
+    await check(worker, "call", "worker-help-alert")
+    await check(family, "call", "family-after-help")
 
     # The waiting room's connection test posts its result when done; a session ended before then would refuse it.
     await family.wait_for_function("() => window.telepractice.connectionTest !== undefined", timeout=WAIT_MS)
