@@ -29,14 +29,7 @@ EVERY_WAY = pytest.mark.parametrize(("language", "size"), [
 ])
 
 
-FRONT_PAGE_ENGLISH_ONLY = pytest.mark.xfail(
-    strict=True, reason="web/index.html has English words only and <html lang=\"en\">: no pt table, no i18n.js")
-
-
-@pytest.mark.parametrize(("language", "size"), [
-    pytest.param("pt", "phone", marks=FRONT_PAGE_ENGLISH_ONLY), ("en", "phone"),
-    pytest.param("pt", "desktop", marks=FRONT_PAGE_ENGLISH_ONLY), ("en", "desktop"),
-])
+@EVERY_WAY
 async def test_the_front_page_passes_every_check(
     checked_pages: CheckedPages, output_dir: Path, language: Language, size: Size
 ) -> None:
