@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { MAX_CHAT_CHARS, MAX_SAVED_LINES, Transcript, clockTime, draft } from '../../web/js/chat.js';
+import { MAX_CHAT_CHARS, MAX_SAVED_LINES, SAVE_BODY_BYTES, Transcript, clockTime, draft } from '../../web/js/chat.js';
 import { chat, parse } from '../../web/js/protocol.js';
 
 const relayed = (from, text, at = '2026-11-23T22:30:00+00:00', side_room = null) => ({ from, text, at, side_room });
@@ -47,16 +47,30 @@ test('only lines of others that arrive while the chat is out of view count as un
   assert.equal(transcript.unread, 0);
 });
 
-test('what a save sends is a copy of the newest lines, at most as many as the server takes', () => {
+test('saving sends every line, copied, in batches the server takes', () => {
   const transcript = new Transcript();
   for (let index = 0; index < MAX_SAVED_LINES + 3; index += 1) {
     transcript.add(relayed('p-1', `line ${index}`), { name: 'Ana', seen: true, mine: false });
   }
-  const body = transcript.forRecord();
-  assert.equal(body.lines.length, MAX_SAVED_LINES);
-  assert.equal(body.lines[0].text, 'line 3');
-  body.lines[0].text = 'changed';
-  assert.equal(transcript.lines[3].text, 'line 3', 'the transcript is not changed by what was sent');
+  const batches = transcript.forRecord();
+  assert.deepEqual(batches.map((batch) => batch.lines.length), [MAX_SAVED_LINES, 3]);
+  assert.equal(batches[1].lines[2].text, `line ${MAX_SAVED_LINES + 2}`);
+  batches[0].lines[0].text = 'changed';
+  assert.equal(transcript.lines[0].text, 'line 0', 'the transcript is not changed by what was sent');
+  assert.deepEqual(new Transcript().forRecord(), []);
+});
+
+test('a long chat is split so that no save is larger than the body limit', () => {
+  const transcript = new Transcript();
+  for (let index = 0; index < 200; index += 1) {
+    transcript.add(relayed('p-1', 'é'.repeat(MAX_CHAT_CHARS)), { name: 'Ana', seen: true, mine: false });
+  }
+  const batches = transcript.forRecord();
+  assert.ok(batches.length > 1);
+  for (const batch of batches) {
+    assert.ok(new TextEncoder().encode(JSON.stringify(batch)).length <= SAVE_BODY_BYTES);
+  }
+  assert.equal(batches.reduce((sum, batch) => sum + batch.lines.length, 0), 200);
 });
 
 test('clearing forgets every line and the unread count', () => {

@@ -549,20 +549,23 @@ async function main() {
   // --- the host's chat save ---
 
   chatSave.addEventListener('click', async () => {
-    const body = chat.transcript.forRecord();
-    if (body.lines.length === 0) {
+    const batches = chat.transcript.forRecord();
+    if (batches.length === 0) {
       chat.say(t('chatNothing'));
       return;
     }
     chatSave.disabled = true;
     try {
-      const response = await fetch(`/api/sessions/${encodeURIComponent(sessionId ?? '')}/record/chat`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${client.resumeToken ?? credentials.token}` },
-        body: JSON.stringify(body),
-      });
-      if (!response.ok) throw new Error(`${response.status}`);
-      const saved = await response.json();
+      let saved = { lines: [] };
+      for (const body of batches) {
+        const response = await fetch(`/api/sessions/${encodeURIComponent(sessionId ?? '')}/record/chat`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${client.resumeToken ?? credentials.token}` },
+          body: JSON.stringify(body),
+        });
+        if (!response.ok) throw new Error(`${response.status}`);
+        saved = await response.json();
+      }
       chat.say(t('chatSaved', { count: saved.lines.length }));
     } catch {
       chat.say(t('chatSaveFailed'));

@@ -14,6 +14,9 @@
 export const MAX_CHAT_CHARS = 1000;
 /** The most lines one save sends (MAX_CHAT_LINES in telepractice/sessions/chat_record.py). */
 export const MAX_SAVED_LINES = 500;
+/** The most JSON one save sends: the server takes 64 KiB bodies (max_body_bytes); a quarter is left to spare. */
+export const SAVE_BODY_BYTES = 48 * 1024;
+const EMPTY_BODY_BYTES = '{"lines":[]}'.length;
 
 /**
  * @typedef {object} ChatLine   one relayed line, as kept on this page and saved to the record
@@ -74,11 +77,30 @@ export class Transcript {
   }
 
   /**
-   * What a save sends (POST /api/sessions/{id}/record/chat): the newest lines, at most MAX_SAVED_LINES.
-   * @returns {{lines: ChatLine[]}}
+   * What saving sends (POST /api/sessions/{id}/record/chat), as bodies to post one after another:
+   * every line, copied, in batches of at most MAX_SAVED_LINES lines and `maxBytes` of JSON each, so
+   * that a long chat is saved whole rather than refused as too large. The server merges the saves.
+   * @param {number} [maxBytes]  the server's body limit less room to spare (max_body_bytes is 64 KiB)
+   * @returns {{lines: ChatLine[]}[]}
    */
-  forRecord() {
-    return { lines: this.lines.slice(-MAX_SAVED_LINES).map((line) => ({ ...line })) };
+  forRecord(maxBytes = SAVE_BODY_BYTES) {
+    const encoder = new TextEncoder();
+    /** @type {{lines: ChatLine[]}[]} */
+    const batches = [];
+    let batch = /** @type {ChatLine[]} */ ([]);
+    let bytes = EMPTY_BODY_BYTES;
+    for (const line of this.lines) {
+      const size = encoder.encode(JSON.stringify(line)).length + 1; // and its comma
+      if (batch.length > 0 && (batch.length === MAX_SAVED_LINES || bytes + size > maxBytes)) {
+        batches.push({ lines: batch });
+        batch = [];
+        bytes = EMPTY_BODY_BYTES;
+      }
+      batch.push({ ...line });
+      bytes += size;
+    }
+    if (batch.length > 0) batches.push({ lines: batch });
+    return batches;
   }
 
   /** Forget every line: the session is over for this page, or a quick exit. */
