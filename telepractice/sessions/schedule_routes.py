@@ -50,6 +50,7 @@ from telepractice.storage.models import (
     SessionCaseLink,
     SessionInvite,
     SessionKind,
+    SessionStatus,
     StaffRole,
     utcnow,
 )
@@ -219,18 +220,26 @@ async def post_reschedule(request: web.Request) -> web.Response:
         scheduled, case = await _worker_session(session, request, staff)
         reschedule(scheduled, start, body.get("planned_minutes"))
         check_future(scheduled.planned_start, scheduled.planned_minutes, utcnow())
-        # A link's token carries its expiry; a link that would die before the new end is replaced, not stretched.
-        stale = await session.execute(
-            update(SessionInvite)
-            .where(SessionInvite.session_id == scheduled.id, SessionInvite.revoked_at.is_(None),
-                   SessionInvite.expires_at < planned_end(scheduled) + GRACE_AFTER_END)
-            .values(revoked_at=utcnow())
-            .returning(SessionInvite.participant_id)
-        )
-        reissue = sorted(set(stale.scalars()))
+        revoked: list[tuple[str, str]] = []
+        # A live session only grows or shrinks: the people in it stay, and come back after a drop on their
+        # resume token, which follows the new end. Revoking their links would send them out mid-session.
+        if scheduled.status != SessionStatus.LIVE:
+            # A link's token carries its expiry; a link that would die before the new end is replaced, not stretched.
+            stale = await session.execute(
+                update(SessionInvite)
+                .where(SessionInvite.session_id == scheduled.id, SessionInvite.revoked_at.is_(None),
+                       SessionInvite.expires_at < planned_end(scheduled) + GRACE_AFTER_END)
+                .values(revoked_at=utcnow())
+                .returning(SessionInvite.participant_id, SessionInvite.id)
+            )
+            revoked = [(participant_id, invite_id) for participant_id, invite_id in stale.all()]
+        reissue = sorted({participant_id for participant_id, _ in revoked})
         await app[AUDIT].append(session, actor=staff.actor, action="session.reschedule",
                                 target=f"session:{scheduled.id}", detail={"case": case.id, "links_revoked": len(reissue)})
         view = await _view(session, scheduled)
+    # Someone already waiting on a link that no longer covers the session must not stay on it.
+    for participant_id, invite_id in revoked:
+        await app[SIGNALING].invite_revoked(scheduled.id, participant_id, invite_id)
     return web.json_response({**view, "links_to_reissue": reissue})
 
 
@@ -296,7 +305,13 @@ async def post_invites(request: web.Request) -> web.Response:
         scheduled, case = await _worker_session(session, request, staff)
         if scheduled.status not in OPEN:
             raise Conflict(f"A {scheduled.status} session takes no new links.")
-        for person in await _invitees(session, scheduled, case, body.get("participants")):
+        invitees = await _invitees(session, scheduled, case, body.get("participants"))
+        replaced = (await session.execute(
+            select(SessionInvite.participant_id, SessionInvite.id)
+            .where(SessionInvite.session_id == scheduled.id, SessionInvite.revoked_at.is_(None),
+                   SessionInvite.participant_id.in_([person.id for person in invitees]))
+        )).all()
+        for person in invitees:
             invite, token = await issue_invite(session, app[SIGNING_KEYS], app[SETTINGS], scheduled, person)
             code = new_join_code() if body.get("join_code") else None
             if code is not None:
@@ -305,6 +320,9 @@ async def post_invites(request: web.Request) -> web.Response:
             await app[AUDIT].append(session, actor=staff.actor, action="invite.issue", target=f"invite:{invite.id}",
                                     detail={"case": case.id, "session": scheduled.id, "participant": person.id,
                                             "join_code": code is not None})
+    # A new link replaces the old one (issue_invite revoked it): whoever is still in on the old one leaves now.
+    for participant_id, invite_id in replaced:
+        await app[SIGNALING].invite_revoked(scheduled.id, participant_id, invite_id)
     return web.json_response({"invites": issued}, status=201)
 
 

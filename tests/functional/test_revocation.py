@@ -173,3 +173,36 @@ async def test_revoking_from_another_instance_removes_the_person_from_the_room_h
     await asyncio.wait_for(first[SIGNALING].instances.settled(), 5)
     events, _ = await attendance_of(first, family.session_id, family.guardian_id)
     assert events == ["admitted", "removed"]
+
+
+async def test_a_new_link_for_someone_in_the_call_removes_them_from_the_old_one(
+    connect: Connect, client: TestClient, worker: LoggedInStaff, family: Family
+) -> None:
+    host = await host_in_call(connect, worker, family)
+    guardian = await admitted_guardian(connect, host, family)
+    response = await client.post(f"/api/sessions/{family.session_id}/invites",
+                                 json={"participants": [family.guardian_id]}, headers=worker.headers)
+    assert response.status == 201, await response.text()
+    [issued] = (await response.json())["invites"]
+    assert (await receive_until(guardian, "removed"))[0]["reason"] == "link-revoked"
+    assert await closed_with(guardian) == 4011
+    assert (await left_presence(host))["reason"] == "link-revoked"
+    again = await connect(issued["link"].split("#invite=", 1)[1])  # the new link lets them back in
+    await receive_until(again, "waiting")
+
+
+async def test_lengthening_a_live_session_keeps_everyone_in_and_their_links_standing(
+    connect: Connect, client: TestClient, worker: LoggedInStaff, family: Family
+) -> None:
+    host = await host_in_call(connect, worker, family)
+    guardian = await admitted_guardian(connect, host, family)
+    response = await client.post(f"/api/sessions/{family.session_id}/reschedule", json={"planned_minutes": 90},
+                                 headers=worker.headers)
+    assert response.status == 200, await response.text()
+    lengthened = await response.json()
+    assert lengthened["status"] == "live" and lengthened["planned_minutes"] == 90
+    assert lengthened["links_to_reissue"] == []
+    assert not any(invite["revoked"] for invite in lengthened["invites"])
+    await guardian.send_json({"v": 1, "type": "ping", "nonce": 7})
+    pong, skipped = await receive_until(guardian, "pong")
+    assert pong["nonce"] == 7 and "removed" not in [message["type"] for message in skipped]
