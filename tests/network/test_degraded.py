@@ -206,7 +206,7 @@ async def until_frames_grow(page: Page, peer: str, by: int, timeout: float = 40.
 async def in_call(browsers: list[Browser], prepared: PreparedSession) -> tuple[Page, Page]:
     """The worker (client 0) and a family member (client 1) in the call, video playing both ways."""
     worker = await open_page(browsers[0], f"/call#staff={prepared.worker_token}&session={prepared.session_id}")
-    family = await open_page(browsers[1], f"/join#invite={prepared.family[0].join_token}")
+    family = await open_page(browsers[1], f"/call#invite={prepared.family[0].join_token}")
     button = worker.locator(f'#waiting-list [data-participant="{prepared.family[0].participant_id}"] button.admit')
     await button.click()
     await video_advances(worker, prepared.family[0].participant_id)
@@ -300,7 +300,7 @@ async def test_the_waiting_room_test_on_a_narrow_link_starts_the_call_with_audio
     family_id = prepared.family[0].participant_id
     network.apply(network.clients[1], shaped_link.Shape(rate_kbit=128, limit_packets=40))
     worker = await open_page(browsers[0], f"/call#staff={prepared.worker_token}&session={prepared.session_id}")
-    family = await open_page(browsers[1], f"/join#invite={prepared.family[0].join_token}")
+    family = await open_page(browsers[1], f"/call#invite={prepared.family[0].join_token}")
     tested = await wait_until(family, "() => window.telepractice?.connectionTest", timeout_ms=40_000)
     result = await family.evaluate("() => window.telepractice.connectionTest")
     note = await family.locator("#connection-test").text_content()

@@ -379,6 +379,45 @@ async function main() {
   client.on('session-ended', evaluate);
   leaveButton.addEventListener('click', evaluate);
 
+  // A family member may withdraw their consent at any moment, from the call itself (the "who is here" panel):
+  // the server takes them out at once (4011) and stops their links; the record keeps the withdrawal.
+  const myConsent = element('my-consent');
+  const withdrawDialog = /** @type {HTMLDialogElement} */ (element('withdraw-dialog'));
+  const withdrawError = element('withdraw-error');
+  const withdrawConfirm = /** @type {HTMLButtonElement} */ (element('withdraw-confirm'));
+  element('my-consent-title').textContent = t('myConsentTitle');
+  element('my-consent-text').textContent = t('myConsentText');
+  element('withdraw').textContent = t('withdraw');
+  element('withdraw-title').textContent = t('withdrawTitle');
+  element('withdraw-text').textContent = t('withdrawText');
+  element('withdraw-cancel').textContent = t('withdrawCancel');
+  withdrawConfirm.textContent = t('withdrawConfirm');
+  client.on('welcome', () => { myConsent.hidden = !isFamily; });
+  element('withdraw').addEventListener('click', () => {
+    withdrawError.textContent = '';
+    withdrawDialog.showModal();
+  });
+  element('withdraw-cancel').addEventListener('click', () => withdrawDialog.close());
+  withdrawConfirm.addEventListener('click', async () => {
+    withdrawConfirm.disabled = true;
+    withdrawError.textContent = '';
+    try {
+      // The personal link's own token: consent belongs to the link, not to this connection's resume token.
+      const response = await fetch('/api/join/consent/withdraw', {
+        method: 'POST', cache: 'no-store', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ token: credentials.token }),
+      });
+      if (!response.ok) throw new Error(`${response.status}`);
+      evaluated = true; // nothing more is asked of someone who has withdrawn
+      withdrawDialog.close();
+      finish(t('consent-withdrawn'));
+    } catch {
+      withdrawError.textContent = t('withdrawFailed');
+    } finally {
+      withdrawConfirm.disabled = false;
+    }
+  });
+
   // The quick exit, for family members: one tap leaves the call and puts a neutral page in its place.
   let quickExitReady = false;
   function offerQuickExit() {
@@ -735,7 +774,12 @@ async function main() {
   }
   client.on('turned-away', () => finish(t('turned-away')));
   client.on('session-ended', () => finish(t('session-ended')));
-  client.on('removed', () => finish(t('removed')));
+  // Why someone was taken out says what happens next; a withdrawal or a stopped link asks for no evaluation.
+  client.on('removed', (message) => {
+    const why = message.reason === 'consent-withdrawn' || message.reason === 'link-revoked' ? message.reason : 'removed';
+    if (why !== 'removed') evaluated = true;
+    finish(t(why));
+  });
   client.on('replaced', () => finish(t('replaced')));
   client.on('closed', (event) => {
     if (!event.final || controls.hidden) return;
