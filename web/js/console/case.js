@@ -1,6 +1,7 @@
 // @ts-check
 /** A case: its record (family members, notes), its sessions past and upcoming, scheduling, links and calls. */
 import { field, h, table } from './dom.js';
+import { membersPart } from './members.js';
 import { LENGTHS, isoToLocalInput, lengthFits, localToIso, when } from './format.js';
 import { errorLine, openCall, submitting, viewHeading, waitingBadge } from './common.js';
 import { loadOverview } from './cases.js';
@@ -42,23 +43,12 @@ export async function caseView(ctx, reference) {
   section.append(
     h('p', { class: 'summary' }, t('case.risk', { risk: t(`risk.${record.risk_level}`) }), ' · ',
       t('case.opened', { date: when(record.created_at, ctx.language()) })),
-    membersPart(ctx, record.participants),
+    membersPart(ctx, reference, record.participants, reload),
     sessions,
     await scheduleForm(ctx, reference, record.participants, reload),
     notesPart(ctx, reference, record.notes));
   await reload();
   return section;
-}
-
-/** @param {Context} ctx @param {Member[]} people */
-function membersPart(ctx, people) {
-  const { t } = ctx;
-  return h('section', { class: 'panel', 'aria-labelledby': 'members-title' },
-    h('h2', { id: 'members-title' }, t('case.members')),
-    people.length ? table(t('case.members'),
-      [t('member.name'), t('member.role'), t('member.minor'), t('member.language'), t('member.contact')],
-      people.map((m) => [m.display_name, t(`role.${m.role}`), m.is_minor ? t('yes') : t('no'),
-        t(`language.${m.preferred_language}`), m.contact ?? '—'])) : h('p', {}, t('case.no-members')));
 }
 
 /**

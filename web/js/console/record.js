@@ -50,6 +50,7 @@ export async function recordView(ctx, sessionId) {
         ]))),
     alertsPart(ctx, record.safety_alerts, names),
     evaluationPart(ctx, record.evaluation_answers, names),
+    withdrawalsPart(ctx, record.consent_withdrawals ?? [], names),
     notesForm(ctx, sessionId, record.notes));
   return section;
 }
@@ -73,6 +74,19 @@ function evaluationPart(ctx, answers, names) {
       [t('member.name'), t('record.usefulness'), t('record.comfort'), t('record.comment')],
       answers.map((a) => [names.get(a.participant_id) ?? '—', `${a.usefulness}/5`, `${a.comfort}/5`, a.comment ?? '—']))
       : h('p', {}, t('record.no-evaluation')));
+}
+
+/**
+ * Consent withdrawn while the session went on, with the worker's note on how and when (both kept in the record).
+ * @param {Context} ctx @param {any[]} withdrawals @param {Map<string, string>} names
+ */
+function withdrawalsPart(ctx, withdrawals, names) {
+  const { t } = ctx;
+  return h('section', { class: 'panel', 'aria-labelledby': 'record-withdrawals-title' },
+    h('h2', { id: 'record-withdrawals-title' }, t('record.withdrawals')),
+    withdrawals.length ? table(t('record.withdrawals'), [t('alerts.when'), t('member.name'), t('record.withdrawal-note')],
+      withdrawals.map((w) => [when(w.withdrawn_at, ctx.language()), names.get(w.participant_id) ?? '—',
+        w.note ? h('span', { class: 'note-body' }, w.note) : '—'])) : h('p', {}, t('record.no-withdrawals')));
 }
 
 /** @param {Context} ctx @param {string} sessionId @param {string|null} notes */
