@@ -193,6 +193,9 @@ class TestTheConsole:
         await worker.locator('.links-form button[type="submit"]').click()
         await worker.locator(".made-link").first.wait_for()
         await check(worker, "worker-case-links")
+        await worker.locator(f'button[data-withdraw="{prepared.family["Ana Test"]}"]').click()
+        await worker.locator("form.withdrawal-form textarea").fill("By phone at 10:00.")
+        await check(worker, "worker-case-withdrawal")
 
         await worker.goto(f"{checked_pages.server.origin}/console#/record/{prepared.ended_session_id}")
         await view(worker, "[data-minutes]")
