@@ -212,6 +212,7 @@ class _Socket:
     def _decorated(self, admission: Admission, message: Message) -> Message:
         kind = message.get("type")
         if kind == "welcome":
+            message = {**message, **_plan_of(admission)}
             resume = self.service.doorkeeper.resume_token(admission)
             return message if resume is None else {**message, "resume": resume}
         if kind == "ice-servers" and self.service.turn is not None:
@@ -269,6 +270,12 @@ class _Socket:
         self.connection.send(outbound.error(error, refused))
         if error.close_code is not None:
             self.connection.close(error.close_code, error.code)
+
+
+def _plan_of(admission: Admission) -> dict[str, str]:
+    """The session's planned start and end for welcome (the room itself knows nothing of plans)."""
+    plan = {"planned_start": admission.planned_start, "planned_end": admission.planned_end}
+    return {key: moment.isoformat() for key, moment in plan.items() if moment is not None}
 
 
 def _utf8_length(text: str) -> int:
