@@ -35,7 +35,6 @@ from telepractice.storage.models import (
     AttendanceEventRow,
     Case,
     CaseSession,
-    ConsentRecord,
     PresenceInterval,
     SessionRecord,
     StaffMember,
@@ -47,25 +46,6 @@ EXPORT_FORMAT = "telepractice.case-export/1"
 
 def _iso(moment: dt.datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
-
-
-def _consent_view(cipher: CaseCipher, row: ConsentRecord) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "participant_id": row.participant_id,
-        "kind": row.kind,
-        "method": row.method,
-        "given_by_participant_id": row.given_by_participant_id,
-        "recorded_by_staff_id": row.recorded_by_staff_id,
-        "text_version": row.text_version,
-        "text_hash": row.text_hash,
-        "language": row.language,
-        "note": cipher.decrypt_optional("consent_records", "note", row.id, row.note_enc),
-        "given_at": _iso(row.given_at),
-        "withdrawn_at": _iso(row.withdrawn_at),
-        "withdrawn_by": row.withdrawn_by,
-        "withdrawal_note": cipher.decrypt_optional("consent_records", "withdrawal_note", row.id, row.withdrawal_note_enc),
-    }
 
 
 def _evaluation_view(answer: dict[str, Any]) -> dict[str, Any]:
@@ -148,12 +128,7 @@ async def build_export(db: SessionFactory, keyring: Keyring, audit: AuditLog, re
     """The whole case record, decrypted; the export is written to the audit log in the same transaction."""
     async with audit.recording(db) as session:
         case, cipher = await _find(session, keyring, reference)
-        document = await read_case(session, keyring, case)
-        consents = (
-            await session.execute(
-                select(ConsentRecord).where(ConsentRecord.case_id == case.id).order_by(ConsentRecord.given_at)
-            )
-        ).scalars().all()
+        document = await read_case(session, keyring, case)  # with the consent history and refusals
         scheduled = (
             await session.execute(
                 select(CaseSession).where(CaseSession.case_id == case.id).order_by(CaseSession.planned_start)
@@ -166,7 +141,6 @@ async def build_export(db: SessionFactory, keyring: Keyring, audit: AuditLog, re
             "format": EXPORT_FORMAT,
             "exported_at": utcnow().isoformat(),
             "staff": [{"id": m.id, "display_name": m.display_name, "role": m.role} for m in staff],
-            "consent_history": [_consent_view(cipher, row) for row in consents],
             "sessions": sessions,
         })
         await audit.append(session, actor=actor, action="case.export", target=f"case:{case.id}",

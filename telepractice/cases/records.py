@@ -18,6 +18,8 @@ from telepractice.storage.models import (
     Case,
     CaseNote,
     CaseWorker,
+    ConsentRecord,
+    ConsentRefusal,
     FamilyParticipant,
     FamilyRole,
     StaffMember,
@@ -138,10 +140,23 @@ async def read_case(session: AsyncSession, keyring: Keyring, case: Case) -> dict
         await session.execute(select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.created_at))
     ).scalars().all()
     workers = (await session.execute(select(CaseWorker.staff_id).where(CaseWorker.case_id == case.id))).scalars().all()
+    consents = (
+        await session.execute(
+            select(ConsentRecord).where(ConsentRecord.case_id == case.id).order_by(ConsentRecord.given_at)
+        )
+    ).scalars().all()
+    refusals = (
+        await session.execute(
+            select(ConsentRefusal).where(ConsentRefusal.case_id == case.id).order_by(ConsentRefusal.refused_at)
+        )
+    ).scalars().all()
     return {
         **case_summary(case),
         "worker_ids": sorted(workers),
         "participants": [participant_view(cipher, row) for row in participants],
+        # Both events of a consent stay (given, then maybe withdrawn), and so does every refusal.
+        "consent_history": [consent_view(cipher, row) for row in consents],
+        "consent_refusals": [refusal_view(row) for row in refusals],
         "notes": [
             {
                 "id": note.id,
@@ -151,6 +166,40 @@ async def read_case(session: AsyncSession, keyring: Keyring, case: Case) -> dict
             }
             for note in notes
         ],
+    }
+
+
+def consent_view(cipher: CaseCipher, row: ConsentRecord) -> dict[str, Any]:
+    """One consent (or assent) on the record, and its withdrawal if there was one."""
+    return {
+        "id": row.id,
+        "participant_id": row.participant_id,
+        "kind": row.kind,
+        "method": row.method,
+        "given_by_participant_id": row.given_by_participant_id,
+        "recorded_by_staff_id": row.recorded_by_staff_id,
+        "text_version": row.text_version,
+        "text_hash": row.text_hash,
+        "language": row.language,
+        "note": cipher.decrypt_optional("consent_records", "note", row.id, row.note_enc),
+        "given_at": row.given_at.isoformat(),
+        "withdrawn_at": None if row.withdrawn_at is None else row.withdrawn_at.isoformat(),
+        "withdrawn_by": row.withdrawn_by,
+        "withdrawal_note": cipher.decrypt_optional("consent_records", "withdrawal_note", row.id, row.withdrawal_note_enc),
+    }
+
+
+def refusal_view(row: ConsentRefusal) -> dict[str, Any]:
+    """A consent text someone read and said no to."""
+    return {
+        "id": row.id,
+        "participant_id": row.participant_id,
+        "kind": row.kind,
+        "refused_by_participant_id": row.refused_by_participant_id,
+        "text_version": row.text_version,
+        "text_hash": row.text_hash,
+        "language": row.language,
+        "refused_at": row.refused_at.isoformat(),
     }
 
 

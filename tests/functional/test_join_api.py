@@ -176,6 +176,9 @@ async def test_a_refusal_is_recorded_and_admits_nobody(
     assert (refusal.participant_id, refusal.kind, refusal.refused_by_participant_id) == (
         family.child_id, "assent", family.child_id)
     assert "assent.refused" in await audit_actions(client.app)
+    case = await (await client.get("/api/cases/WS-0001", headers=worker.headers)).json()
+    [shown] = case["consent_refusals"]  # the worker sees the refusal in the case record
+    assert (shown["participant_id"], shown["kind"], shown["text_version"]) == (family.child_id, "assent", CURRENT_VERSION)
 
 
 async def test_consent_text_comes_in_the_persons_language_and_role_with_its_hash(

@@ -95,6 +95,13 @@ async def test_a_note_is_kept_sealed_audited_and_shown_in_the_session_record_and
     assert (withdrawal["participant_id"], withdrawal["kind"], withdrawal["note"]) == (family.guardian_id, "consent", NOTE)
     assert withdrawal["withdrawn_by"] == f"staff:{supervisor.member.id}"
 
+    # The case record itself (what the console shows) carries both events of the consent, and the note.
+    response = await client.get("/api/cases/WS-0001", headers=worker.headers)
+    assert response.status == 200, await response.text()
+    [history] = (await response.json())["consent_history"]
+    assert (history["participant_id"], history["withdrawal_note"]) == (family.guardian_id, NOTE)
+    assert history["given_at"] < history["withdrawn_at"] and history["text_version"]
+
     document = await build_export(app[DB], app[KEYRING], AuditLog(), "WS-0001", "test")
     assert [c["withdrawal_note"] for c in document["consent_history"]] == [NOTE]
     assert "telefonou às 10h" in render_html(document)
