@@ -106,7 +106,9 @@ async def test_a_worker_records_a_withdrawal_with_a_note_and_the_person_leaves_t
     await page.locator(f'a[data-case="{CASE}"]').click()
     await console.heading(f"Case {CASE}")
     row = page.locator("tr", has=page.locator(f'[data-withdraw="{ana.participant_id}"]'))
-    await expect(row.locator(".consent-state")).to_have_attribute("data-consent", "unknown")
+    # The case record's consent history: Ana's consent stands, with its date and text version.
+    await expect(row.locator(".consent-state")).to_have_attribute("data-consent", "given")
+    await expect(row.locator(".consent-state")).to_contain_text("Given on")
 
     opener = page.locator(f'button[data-withdraw="{ana.participant_id}"]')
     await expect(opener).to_have_accessible_name("Record a withdrawal of consent")

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { TEXT } from '../../web/js/console/text.js';
-import { NOTE_MAX, withdrawalBody, withdrawalOutcome, withdrawalProblem } from '../../web/js/console/withdrawal.js';
+import { NOTE_MAX, consentState, withdrawalBody, withdrawalOutcome, withdrawalProblem } from '../../web/js/console/withdrawal.js';
 
 test('a typed note is sent trimmed, and an empty or blank one is left out', () => {
   assert.deepEqual(withdrawalBody('  Said so on the phone at 10:00.\n'), { body: { note: 'Said so on the phone at 10:00.' } });
@@ -35,4 +35,14 @@ test('every key these rules name has words in both languages', () => {
   for (const language of /** @type {const} */ (['pt', 'en'])) {
     for (const key of keys) assert.ok(TEXT[language][key], `${language} lacks ${key}`);
   }
+});
+
+test('a member\'s consent state: standing first, then the newest withdrawal, then a refusal, else none', () => {
+  const given = { participant_id: 'p1', given_at: '2026-11-01T10:00:00+00:00', withdrawn_at: null, text_version: '2026-10' };
+  const withdrawn = { participant_id: 'p1', given_at: '2026-10-01T10:00:00+00:00', withdrawn_at: '2026-10-20T09:00:00+00:00', text_version: '2026-09' };
+  const refusal = { participant_id: 'p2', refused_at: '2026-11-02T08:00:00+00:00', text_version: '2026-10' };
+  assert.deepEqual(consentState('p1', [withdrawn, given], [refusal]), { state: 'given', at: given.given_at, version: '2026-10' });
+  assert.deepEqual(consentState('p1', [withdrawn], []), { state: 'withdrawn', at: withdrawn.withdrawn_at, version: '2026-09' });
+  assert.deepEqual(consentState('p2', [withdrawn, given], [refusal]), { state: 'refused', at: refusal.refused_at, version: '2026-10' });
+  assert.deepEqual(consentState('p3', [withdrawn, given], [refusal]), { state: 'none', at: null, version: null });
 });

@@ -43,7 +43,8 @@ export async function caseView(ctx, reference) {
   section.append(
     h('p', { class: 'summary' }, t('case.risk', { risk: t(`risk.${record.risk_level}`) }), ' · ',
       t('case.opened', { date: when(record.created_at, ctx.language()) })),
-    membersPart(ctx, reference, record.participants, reload),
+    membersPart(ctx, reference, record.participants, reload,
+      { history: record.consent_history ?? [], refusals: record.consent_refusals ?? [] }),
     sessions,
     await scheduleForm(ctx, reference, record.participants, reload),
     notesPart(ctx, reference, record.notes));

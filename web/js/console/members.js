@@ -3,7 +3,7 @@
 import { field, h, table } from './dom.js';
 import { when } from './format.js';
 import { errorLine, submitting } from './common.js';
-import { NOTE_MAX, withdrawalBody, withdrawalOutcome, withdrawalProblem } from './withdrawal.js';
+import { NOTE_MAX, consentState, withdrawalBody, withdrawalOutcome, withdrawalProblem } from './withdrawal.js';
 
 /**
  * @typedef {import('./common.js').Context} Context
@@ -13,8 +13,9 @@ import { NOTE_MAX, withdrawalBody, withdrawalOutcome, withdrawalProblem } from '
 /**
  * @param {Context} ctx @param {string} reference @param {Member[]} people
  * @param {() => Promise<void>} reload redraws the sessions (their links stop with a withdrawal)
+ * @param {{history: any[], refusals: any[]}} [consents] the case record's consent history and refusals
  */
-export function membersPart(ctx, reference, people, reload) {
+export function membersPart(ctx, reference, people, reload, consents = { history: [], refusals: [] }) {
   const { t } = ctx;
   const panel = h('section', { class: 'panel', 'aria-labelledby': 'members-title' },
     h('h2', { id: 'members-title' }, t('case.members')));
@@ -24,7 +25,10 @@ export function membersPart(ctx, reference, people, reload) {
   }
   const formSlot = h('div', { class: 'withdrawal-slot' });
   const rows = people.map((m) => {
-    const state = h('span', { class: 'consent-state', 'data-consent': 'unknown' }, t('consent.unknown'));
+    const known = consentState(m.id, consents.history, consents.refusals);
+    const state = h('span', { class: 'consent-state', 'data-consent': known.state },
+      known.at === null ? t('consent.none') : t(`consent.${known.state}`, { date: when(known.at, ctx.language()),
+        version: known.version ?? '' }));
     const opener = h('button', { type: 'button', class: 'danger', 'data-withdraw': m.id, 'aria-expanded': 'false',
       // Described by the person's name in the same row, so each row's button says whose consent it records.
       'aria-describedby': `member-name-${m.id}` }, t('withdraw.open'));

@@ -36,3 +36,25 @@ export function withdrawalProblem(error) {
   if (problem.field === 'note') return 'withdraw.note-blank';
   return null;
 }
+
+/**
+ * One family member's consent as the case record shows it: consent or assent standing (the newest), else
+ * the newest withdrawal, else the newest refusal, else none. Both events of a consent stay in the record;
+ * this picks what the worker needs to see first.
+ * @param {string} participantId
+ * @param {{participant_id: string, given_at: string, withdrawn_at: string|null, text_version: string}[]} history
+ * @param {{participant_id: string, refused_at: string, text_version: string}[]} refusals
+ * @returns {{state: 'given'|'withdrawn'|'refused'|'none', at: string|null, version: string|null}}
+ */
+export function consentState(participantId, history, refusals) {
+  const own = history.filter((c) => c.participant_id === participantId);
+  const newest = (/** @type {any[]} */ rows, /** @type {string} */ key) =>
+    rows.reduce((best, row) => (best === null || row[key] > best[key] ? row : best), null);
+  const standing = newest(own.filter((c) => c.withdrawn_at === null), 'given_at');
+  if (standing) return { state: 'given', at: standing.given_at, version: standing.text_version };
+  const withdrawn = newest(own.filter((c) => c.withdrawn_at !== null), 'withdrawn_at');
+  if (withdrawn) return { state: 'withdrawn', at: withdrawn.withdrawn_at, version: withdrawn.text_version };
+  const refused = newest(refusals.filter((r) => r.participant_id === participantId), 'refused_at');
+  if (refused) return { state: 'refused', at: refused.refused_at, version: refused.text_version };
+  return { state: 'none', at: null, version: null };
+}
