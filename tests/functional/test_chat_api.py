@@ -16,16 +16,13 @@ from tests.functional.test_signaling_ws import (
     Connect,
     Family,
     admitted_guardian,
-    connect,
     everything_pending,
     host_in_call,
     receive,
     receive_until,
     refused_with,
 )
-from tests.functional.test_signaling_ws import family as family  # noqa: F401  (fixtures shared with the /ws tests)
 
-assert connect  # a fixture, imported for its tests
 from tests.staff_fixtures import LoggedInStaff, MakeStaff, login_through_api
 
 SECRET_LINE = "O pai grita comigo quando ninguém vê."

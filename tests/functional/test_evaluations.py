@@ -17,8 +17,6 @@ from tests.functional.test_signaling_ws import (
     Family,
     admitted_guardian,
     closed_with,
-    connect,  # noqa: F401  (a fixture)
-    family,  # noqa: F401  (a fixture)
     host_in_call,
     receive_until,
     schedule_family_session,

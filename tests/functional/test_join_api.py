@@ -7,14 +7,12 @@ import time
 from typing import Any
 
 import jwt
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from telepractice.appkeys import DB, SETTINGS, SIGNING_KEYS
 from telepractice.auth.signing_keys import ALGORITHM
-from telepractice.config import Settings
 from telepractice.sessions.consent_texts import CURRENT_VERSION, ROOT
 from telepractice.sessions.invites import JOIN_AUDIENCE
 from telepractice.sessions.join import ADDRESS_MAX_FAILURES, MAX_CODE_FAILURES
@@ -28,7 +26,6 @@ from tests.functional.test_signaling_ws import (
     Connect,
     Family,
     closed_with,
-    connector,
     host_in_call,
     receive,
     receive_until,
@@ -38,14 +35,6 @@ from tests.functional.test_signaling_ws import (
 from tests.staff_fixtures import LoggedInStaff
 
 
-@pytest.fixture
-def connect(client: TestClient, settings: Settings) -> Connect:
-    return connector(client, settings)
-
-
-@pytest.fixture
-async def family(app: web.Application, worker: LoggedInStaff, supervisor: LoggedInStaff) -> Family:
-    return await schedule_family_session(app, worker.member, supervisor.member)
 
 
 async def post(client: TestClient, path: str, body: dict[str, Any], status: int = 200) -> dict[str, Any]:

@@ -36,14 +36,6 @@ from tests.staff_fixtures import LoggedInStaff, login_through_api
 REDIS_ENV = "TELEPRACTICE_TEST_REDIS_URL"
 
 
-@pytest.fixture
-def connect(client: TestClient, settings: Settings) -> Connect:
-    return connector(client, settings)
-
-
-@pytest.fixture
-async def family(app: web.Application, worker: LoggedInStaff, supervisor: LoggedInStaff) -> Family:
-    return await schedule_family_session(app, worker.member, supervisor.member)
 
 
 async def revoke(client: TestClient, worker: LoggedInStaff, session_id: str, invite_id: str) -> dict[str, Any]:

@@ -27,9 +27,7 @@ from tests.functional.test_signaling_ws import (
     Connect,
     Family,
     admitted_guardian,
-    connect,  # noqa: F401  (a fixture)
     everything_pending,
-    family,  # noqa: F401  (a fixture)
     host_in_call,
     receive_until,
     refused_with,

@@ -23,7 +23,6 @@ from tests.functional.test_signaling_ws import (
     Connect,
     Family,
     closed_with,
-    connector,
     host_in_call,
     receive,
     receive_until,
@@ -33,14 +32,6 @@ from tests.functional.test_signaling_ws import (
 from tests.staff_fixtures import LoggedInStaff, login_through_api
 
 
-@pytest.fixture
-def connect(client: TestClient, settings: Any) -> Connect:
-    return connector(client, settings)
-
-
-@pytest.fixture
-async def family(app: web.Application, worker: LoggedInStaff, supervisor: LoggedInStaff) -> Family:
-    return await schedule_family_session(app, worker.member, supervisor.member)
 
 
 def later(hours: float = 24) -> str:

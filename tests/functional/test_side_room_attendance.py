@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from telepractice.appkeys import DB
@@ -16,22 +13,12 @@ from tests.functional.test_signaling_ws import (
     Connect,
     Family,
     admitted_guardian,
-    connector,
     host_in_call,
     receive_until,
-    schedule_family_session,
 )
 from tests.staff_fixtures import LoggedInStaff
 
 
-@pytest.fixture
-def connect(client: TestClient, settings: Any) -> Connect:
-    return connector(client, settings)
-
-
-@pytest.fixture
-async def family(app: web.Application, worker: LoggedInStaff, supervisor: LoggedInStaff) -> Family:
-    return await schedule_family_session(app, worker.member, supervisor.member)
 
 
 async def events_of(app: web.Application, session_id: str, wanted: int) -> list[tuple[str, str | None]]:

@@ -104,10 +104,6 @@ def connect(client: TestClient, settings: Settings) -> Connect:
     return connector(client, settings)
 
 
-@pytest.fixture
-async def family(app: web.Application, worker: LoggedInStaff, supervisor: LoggedInStaff) -> Family:
-    return await schedule_family_session(app, worker.member, supervisor.member)
-
 
 async def receive(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
     """The next message that is not the server's ping; fails on a close or after TIMEOUT."""

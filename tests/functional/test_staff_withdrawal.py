@@ -20,24 +20,14 @@ from tests.functional.test_signaling_ws import (
     Family,
     admitted_guardian,
     closed_with,
-    connector,
     host_in_call,
     receive_until,
-    schedule_family_session,
 )
 from tests.staff_fixtures import LoggedInStaff, login_through_api
 
 NOTE = "A mãe telefonou às 10h: já não quer sessões por vídeo. Explicado como voltar a consentir."
 
 
-@pytest.fixture
-def connect(client: TestClient, settings: Any) -> Connect:
-    return connector(client, settings)
-
-
-@pytest.fixture
-async def family(app: web.Application, worker: LoggedInStaff, supervisor: LoggedInStaff) -> Family:
-    return await schedule_family_session(app, worker.member, supervisor.member)
 
 
 def withdraw_path(family: Family, reference: str = "WS-0001") -> str:
