@@ -220,6 +220,7 @@ function clock(iso) {
 
 async function main() {
   const credentials = takeCredentials();
+  let sessionOver = false; // set by finish(): nothing more is sent for this session from this page
   if (!credentials) {
     showStatus(t('no-token'));
     return;
@@ -484,6 +485,7 @@ async function main() {
 
   /** @param {string} text */
   function finish(text) {
+    sessionOver = true;
     storeCredentials(null); // over for this page: a reload must not rejoin
     quality.stop();
     call.close();
@@ -718,6 +720,7 @@ async function main() {
     const result = await runConnectionTest({
       origin: location.origin, token: client.resumeToken ?? link.token, session: link.session,
       videoTrack: localStream.getVideoTracks()[0] ?? null,
+      keepResult: () => !sessionOver,
     });
     /** @type {any} */ (window).telepractice.connectionTest = result;
     if (result.refused) {

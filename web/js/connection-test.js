@@ -132,6 +132,8 @@ function permille(lost, expected) {
  * @property {typeof RTCPeerConnection} [PeerConnection]
  * @property {(ms: number) => Promise<void>} [sleep]
  * @property {() => number} [now]
+ * @property {() => boolean} [keepResult]   asked before the result is sent: false once the session is over for
+ *                                           this page, when the server could only refuse it (410)
  */
 
 const CONNECT_MS = 10_000;
@@ -150,7 +152,7 @@ const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export async function runConnectionTest({
   origin, token, session = null, videoTrack = null, seconds = 5, iceServers = [],
   fetch = globalThis.fetch.bind(globalThis), PeerConnection = globalThis.RTCPeerConnection,
-  sleep = defaultSleep, now = () => performance.now(),
+  sleep = defaultSleep, now = () => performance.now(), keepResult = () => true,
 }) {
   /** @type {ProbeStats} */
   const stats = { connected: false, connectMs: null, rttMs: null, lossPermille: 1000, pingLossPermille: 1000, jitterMs: null, kbps: null };
@@ -176,7 +178,7 @@ export async function runConnectionTest({
     if (stats.connected) stats.connectMs = Math.round(now() - answered);
     if (stats.connected) await measure(pc, channel, stats, seconds, sleep, now);
     result.verdict = verdict(stats);
-    if (result.probe) {
+    if (result.probe && keepResult()) {
       await post(fetch, `${origin}/api/probe/result`, token, {
         probe: result.probe, verdict: result.verdict, rtt_ms: round(stats.rttMs), loss_permille: stats.lossPermille,
         jitter_ms: round(stats.jitterMs), kbps: round(stats.kbps), ...(session ? { session } : {}),
