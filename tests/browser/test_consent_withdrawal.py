@@ -5,26 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-
-from telepractice.storage.engine import make_engine, make_session_factory
 from telepractice.storage.models import ConsentRecord
-from telepractice.testing.server import PreparedSession, RunningServer, settings_for
+from telepractice.testing.server import PreparedSession, RunningServer
 from tests.browser.conftest import WAIT_MS, Pages
 from tests.browser.page_checks import axe_violations
 from tests.browser.test_call import admit, family_path, screenshot, staff_path
+from tests.browser.test_family_path import database_rows
 
 pytestmark = [pytest.mark.browser, pytest.mark.network]
-
-
-async def consent_records(server_env: dict[str, str], participant_id: str) -> list[ConsentRecord]:
-    engine = make_engine(settings_for(server_env).database_url)
-    try:
-        async with make_session_factory(engine)() as session:
-            rows = await session.execute(select(ConsentRecord).where(ConsentRecord.participant_id == participant_id))
-            return list(rows.scalars())
-    finally:
-        await engine.dispose()
 
 
 async def test_a_family_member_withdraws_consent_mid_call_leaves_at_once_and_the_link_stops_working(
@@ -55,7 +43,7 @@ async def test_a_family_member_withdraws_consent_mid_call_leaves_at_once_and_the
     assert await axe_violations(first) == []
     await first.locator("#withdraw-cancel").click()
     await dialog.wait_for(state="hidden")
-    assert [record.withdrawn_at for record in await consent_records(server_env, ana.participant_id)] == [None]
+    assert [record.withdrawn_at for record in await database_rows(server_env, ConsentRecord, ana.participant_id)] == [None]
 
     await withdraw.click()
     await first.locator("#withdraw-confirm").click()
@@ -68,7 +56,7 @@ async def test_a_family_member_withdraws_consent_mid_call_leaves_at_once_and_the
     for page in (worker, second):
         await page.locator(f'.tile[data-key="{ana.participant_id}"]').wait_for(state="detached")
     # The record keeps the consent and its withdrawal, by Ana herself.
-    [record] = await consent_records(server_env, ana.participant_id)
+    [record] = await database_rows(server_env, ConsentRecord, ana.participant_id)
     assert record.withdrawn_at is not None
 
     # The same link no longer opens the call.
