@@ -204,7 +204,7 @@ DESCRIPTIONS: dict[str, str] = {
     "redis_url": "Redis URL for the message bus between several server instances.",
     "log_level": "DEBUG, INFO, WARNING or ERROR.",
     "turn_secret": "Shared secret of coturn's REST scheme (static-auth-secret); never logged.",
-    "turn_urls": "Comma-separated TURN/STUN URLs handed to admitted participants.",
+    "turn_urls": "Comma-separated TURN/STUN URLs for participants and the connection-test peer.",
     "turn_lifetime_seconds": "Longest lifetime of a TURN credential; never past the session's end.",
     "contacts_high": "Minimum contacts per week with a high-risk case.",
     "contacts_medium": "Minimum contacts per week with a medium-risk case.",

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from telepractice.appkeys import AUDIT, DB, SETTINGS, SIGNING_KEYS
 from telepractice.auth.logins import STAFF_AUDIENCE, end_login, ended_detail, login_expiry
+from telepractice.auth.signing_keys import SigningKeyring
 from telepractice.auth.tokens import verify_token
 from telepractice.errors import Forbidden, NotAuthenticated
 from telepractice.storage.models import StaffLogin, StaffMember, utcnow
@@ -48,15 +49,19 @@ def bearer_token(request: web.Request) -> str:
     return token.strip()
 
 
-async def authenticate_token(app: web.Application, token: str) -> StaffPrincipal:
-    """The staff member behind an access token, whatever carried it (a header, a WebSocket hello)."""
-    settings = app[SETTINGS]
-    claims = verify_token(app[SIGNING_KEYS], token, issuer=settings.issuer, audience=STAFF_AUDIENCE)
+def staff_token_login(signing_keys: SigningKeyring, issuer: str, token: str) -> tuple[str, str]:
+    """The staff id and login id an access token names, its signature and expiry checked; NotAuthenticated if not."""
+    claims = verify_token(signing_keys, token, issuer=issuer, audience=STAFF_AUDIENCE)
     login_id = claims.get("sid")
     if not isinstance(login_id, str):
         raise NotAuthenticated("The token does not name a staff login.")
-    db = app[DB]
-    async with db() as session:
+    return claims["sub"], login_id
+
+
+async def authenticate_token(app: web.Application, token: str) -> StaffPrincipal:
+    """The staff member behind an access token, whatever carried it (a header, a WebSocket hello)."""
+    staff_id, login_id = staff_token_login(app[SIGNING_KEYS], app[SETTINGS].issuer, token)
+    async with app[DB]() as session:
         row = (
             await session.execute(
                 select(StaffLogin, StaffMember)
@@ -64,13 +69,26 @@ async def authenticate_token(app: web.Application, token: str) -> StaffPrincipal
                 .where(StaffLogin.id == login_id)
             )
         ).one_or_none()
-    if row is None or row[0].staff_id != claims["sub"]:
+    login, member = (None, None) if row is None else row
+    return await open_login(app, staff_id, login, member)
+
+
+async def open_login(
+    app: web.Application, staff_id: str, login: StaffLogin | None, member: StaffMember | None
+) -> StaffPrincipal:
+    """The principal of a login already read from the database (a hello reads it with the session it opens).
+
+    Refuses a login that is not this staff member's, has ended, or belongs to a disabled account; ends
+    (and audits) one past its idle or absolute limit; notes that it was seen, at most every 30 s.
+    """
+    settings = app[SETTINGS]
+    if login is None or member is None or login.staff_id != staff_id:
         raise NotAuthenticated("The token names a login this server does not have.")
-    login, member = row
     if login.ended_at is not None:
         raise NotAuthenticated(ended_detail(login.end_reason, settings))
     if member.disabled_at is not None:
         raise NotAuthenticated("The account is disabled.")
+    db = app[DB]
     now = utcnow()
     reason = login_expiry(login, now, settings)
     if reason is not None:

@@ -127,5 +127,10 @@ async def consent_on_record(db: SessionFactory, case_session_id: str, participan
         if participant is None or scheduled is None or participant.case_id != scheduled.case_id:
             return False
         kinds = await standing_kinds(session, participant_id)
-    required = {ConsentKind.CONSENT.value, ConsentKind.ASSENT.value} if participant.is_minor else {ConsentKind.CONSENT.value}
-    return required <= kinds
+    return consent_suffices(participant.is_minor, kinds)
+
+
+def consent_suffices(is_minor: bool, standing: set[str]) -> bool:
+    """The rule, given the kinds of consent standing for a person: an adult's consent; for a child, also their assent."""
+    required = {ConsentKind.CONSENT.value, ConsentKind.ASSENT.value} if is_minor else {ConsentKind.CONSENT.value}
+    return required <= standing

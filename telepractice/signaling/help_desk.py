@@ -113,6 +113,10 @@ class HelpDesk:
             view = asker.view() if asker is not None else {"id": alert.participant_id}
             self._roster.send(record, outbound.help_requested(alert.id, view, count))
 
+    @property
+    def has_events(self) -> bool:
+        return bool(self._events)
+
     def take_events(self) -> list[SafetyEvent]:
         events, self._events = self._events, []
         return events

@@ -1,10 +1,11 @@
 """How often a participant may ask for fresh ICE servers (``ice-servers``) in one session. No I/O.
 
 Each answer signs new TURN credentials, so the request is cheap to make and
-not free to answer. A page asks before each ICE restart: after 4 s
-disconnected or on failure (web/js/call.js), so a network flapping between
-Wi-Fi and mobile data asks a few times in a row and then every several
-seconds. A burst of 3, then one every 10 s, covers that with room to spare
+not free to answer. A page asks once before its connection test (in the
+waiting room, or a worker alone in the call) and before each ICE restart:
+after 4 s disconnected or on failure (web/js/call.js), so a network flapping
+between Wi-Fi and mobile data asks a few times in a row and then every
+several seconds. A burst of 3, then one every 10 s, covers that with room to spare
 and keeps a faulty or hostile client from minting credentials in a loop.
 """
 
@@ -18,7 +19,7 @@ ICE_SERVERS_EVERY_SECONDS = 10.0
 
 
 class IceRefreshLimit:
-    """One token bucket per participant of a room, kept for the life of the room."""
+    """One token bucket per participant of a room, kept for the life of the room (waiting and in the call alike)."""
 
     def __init__(self, burst: int = ICE_SERVERS_BURST, every: float = ICE_SERVERS_EVERY_SECONDS) -> None:
         self.burst = burst

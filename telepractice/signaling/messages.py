@@ -307,11 +307,13 @@ def _utf8_length(text: str) -> int:
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    document: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in document:
-            raise DuplicateKey(f"The key '{_shown(key)}' appears more than once.", field=_shown(key))
-        document[key] = value
+    document = dict(pairs)  # built in C; a key given twice makes it shorter than the pairs
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(f"The key '{_shown(key)}' appears more than once.", field=_shown(key))
+            seen.add(key)
     return document
 
 
@@ -319,9 +321,13 @@ def _refuse_constant(name: str) -> Any:
     raise NotJson(f"{name} is not a JSON number.")
 
 
+# One decoder for every message: json.loads with options builds a new JSONDecoder per call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
+
+
 def _load_json(text: str) -> Any:
     try:
-        return json.loads(text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
+        return _DECODER.decode(text)
     except (ValueError, RecursionError) as error:
         # ValueError covers JSONDecodeError and integers too long to convert.
         raise NotJson() from error
@@ -348,16 +354,33 @@ def _message_class(document: dict[str, Any]) -> type[InboundMessage]:
     return cls
 
 
+@dataclasses.dataclass(frozen=True)
+class _FieldTable:
+    """A message class's fields as parse needs them, built once per class rather than once per message."""
+
+    fields: tuple[tuple[str, Spec, bool], ...]  # (name, spec, required), in declaration order
+    allowed: frozenset[str]  # the fields and the envelope
+
+
+def _table_of(cls: type[InboundMessage]) -> _FieldTable:
+    fields = tuple((field.name, field.metadata["spec"], field.default is dataclasses.MISSING)
+                   for field in dataclasses.fields(cls))
+    return _FieldTable(fields, frozenset(name for name, _, _ in fields) | _ENVELOPE)
+
+
+_TABLES: Mapping[type[InboundMessage], _FieldTable] = {cls: _table_of(cls) for cls in INBOUND.values()}
+
+
 def _fields_of(cls: type[InboundMessage], document: dict[str, Any]) -> dict[str, Any]:
-    declared = {field.name: field for field in dataclasses.fields(cls)}
-    for key in document:
-        if key not in declared and key not in _ENVELOPE:
-            raise UnknownField(f"Messages of type '{cls.TYPE}' have no field '{_shown(key)}'.", field=_shown(key))
+    table = _TABLES[cls]
+    if not table.allowed.issuperset(document):
+        key = next(key for key in document if key not in table.allowed)
+        raise UnknownField(f"Messages of type '{cls.TYPE}' have no field '{_shown(key)}'.", field=_shown(key))
     values: dict[str, Any] = {}
-    for name, field in declared.items():
+    for name, spec, required in table.fields:
         if name in document:
-            values[name] = _checked(name, document[name], field.metadata["spec"])
-        elif field.default is dataclasses.MISSING:
+            values[name] = _checked(name, document[name], spec)
+        elif required:
             raise InvalidField(f"'{name}' is required.", field=name)
     return values
 
@@ -391,6 +414,8 @@ def _checked_text(name: str, value: str, spec: Spec) -> str:
         raise InvalidField(f"'{name}' may not be empty.", field=name)
     if spec.is_id and not _ID_PATTERN.fullmatch(value):
         raise InvalidField(f"'{name}' must be an id of letters, digits and . _ : -", field=name)
+    if value.isascii():  # O(1) in CPython: most text (ids, SDP, candidates) is ASCII and needs no encoding
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as error:

@@ -9,6 +9,13 @@ the path its call will take. aiortc decodes and re-encodes what it echoes
 how long each may last, how often one person may start one, and the video
 bitrate the answer allows (``b=AS``, which browsers obey when sending).
 
+When the server has TURN configured, the peer also gathers a relay candidate
+through it (a credential of its own that lasts one test): a browser that can
+reach the server only through TURN then has a relay-to-relay path, even where
+coturn refuses, as production coturn must, to relay to the server's own
+private address. Gathering waits for that allocation (at most aioice's 5 s
+when coturn does not answer) before the answer goes back.
+
 No HTTP here: ``telepractice/signaling/probe_routes.py`` is the transport.
 """
 
@@ -22,10 +29,19 @@ import logging
 import time
 from collections.abc import Callable
 
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamError
 
 from telepractice.errors import UserError
+from telepractice.signaling import turn
+from telepractice.signaling.turn import TurnConfig
 from telepractice.storage.models import new_id
 
 log = logging.getLogger("telepractice.probe")
@@ -108,12 +124,29 @@ def limit_video_bitrate(sdp: str, kbps: int) -> str:
     return "\r\n".join(out)
 
 
+def probe_configuration(config: TurnConfig | None, probe_id: str, now: float, max_seconds: float) -> RTCConfiguration:
+    """The probe peer's ICE configuration: host candidates only without TURN, and a relay one with it."""
+    if config is None:
+        return RTCConfiguration(iceServers=[])
+    servers = turn.for_probe(config, probe_id, now, max_seconds)
+    return RTCConfiguration(iceServers=[RTCIceServer(**server) for server in servers])
+
+
 class ProbeService:
     """The connection tests of one server; ``close_all`` at shutdown."""
 
-    def __init__(self, limits: ProbeLimits | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limits: ProbeLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        turn_config: TurnConfig | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self.limits = limits or ProbeLimits()
+        self.turn_config = turn_config
         self._clock = clock
+        self._wall_clock = wall_clock  # TURN credentials expire in Unix time
         self._probes: dict[str, Probe] = {}
         self._starts: dict[tuple[str, str], collections.deque[float]] = {}
 
@@ -132,7 +165,9 @@ class ProbeService:
         self._forget(now)
         await self._close_running_of(who)  # a page that tests again replaces its own test
         self._admit(who, now)
-        probe = Probe(new_id(), who, now, RTCPeerConnection(RTCConfiguration(iceServers=[])))
+        probe_id = new_id()
+        configuration = probe_configuration(self.turn_config, probe_id, self._wall_clock(), self.limits.max_seconds)
+        probe = Probe(probe_id, who, now, RTCPeerConnection(configuration))
         self._probes[probe.id] = probe
         try:
             answer = await self._answer(probe, offer_sdp)

@@ -23,6 +23,7 @@ from telepractice.signaling.identity import Admission
 from telepractice.signaling.messages import MAX_ID_CHARS, MAX_SDP_CHARS
 from telepractice.signaling.participant import Role
 from telepractice.signaling.probe import ProbeLimits, ProbeService
+from telepractice.signaling.service import turn_config
 from telepractice.validation import Field, Schema
 
 probe_routes = ApiRoutes("connection-test")
@@ -98,10 +99,11 @@ async def store_probe_result(request: web.Request) -> web.Response:
 
 
 async def probe_context(app: web.Application) -> AsyncIterator[None]:
-    """Cleanup context: the connection tests of this server; every probe peer closed at shutdown."""
+    """Cleanup context: this server's connection tests (through its TURN, if any); every probe closed at shutdown."""
     settings = app[SETTINGS]
     service = ProbeService(ProbeLimits(max_concurrent=settings.probe_max_concurrent,
-                                       max_seconds=float(settings.probe_max_seconds)))
+                                       max_seconds=float(settings.probe_max_seconds)),
+                           turn_config=turn_config(settings))
     app[PROBES] = service
     try:
         yield

@@ -271,6 +271,11 @@ class Room:
         self._roster.send(host, message)
         return True
 
+    @property
+    def has_news(self) -> bool:
+        """Whether attendance or safety events wait to be taken: relaying a message records none."""
+        return bool(self._events) or self._help.has_events
+
     def take_events(self) -> list[RoomEvent]:
         """The events since the last call, oldest first, for the attendance record."""
         events, self._events = self._events, []
@@ -447,9 +452,11 @@ class Room:
     # --- media signalling ---------------------------------------------------
 
     def _fresh_ice_servers(self, sender: Participant, now: float) -> None:
-        """Answer ``ice-servers``; the transport adds the TURN credentials, which the room never sees."""
-        if not sender.in_call:
-            raise errors.NotAdmitted()
+        """Answer ``ice-servers``; the transport adds the TURN credentials, which the room never sees.
+
+        Someone waiting may ask too: their connection test before joining must try the path the call
+        will take, TURN included. One allowance per person, whether waiting or in the call.
+        """
         self._ice_refresh.allow(sender.id, now)
         self._roster.send(sender, outbound.ice_servers())
 

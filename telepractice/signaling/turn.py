@@ -5,8 +5,10 @@ accepts any username of the form ``"<unix expiry>:<anything>"`` whose password
 is ``base64(HMAC-SHA1(SECRET, username))`` until the expiry passes. So the
 server never stores TURN users: it hands each admitted participant a
 credential that dies with their session (or sooner), and a fresh one when the
-page asks before an ICE restart (the ``ice-servers`` message, :func:`fresh`),
-simply by calling :func:`ice_servers` again.
+page asks before its connection test or an ICE restart (the ``ice-servers``
+message, :func:`fresh`), simply by calling :func:`ice_servers` again. The
+server's own connection-test peer gets one too (:func:`for_probe`), that
+lasts no longer than a test may.
 
 Pure: no I/O, no clock (the caller passes ``now``), and no logging, so the
 secret can never reach a log line.
@@ -95,3 +97,15 @@ def fresh(config: TurnConfig, participant_id: str, now: float, session_ends_at: 
         "ice_servers": ice_servers(config, participant_id, now, session_ends_at),
         "expires_at": expiry(config, now, session_ends_at),
     }
+
+
+PROBE_PREFIX = "probe-"  # the username's id part for the server's own connection-test peers
+
+
+def for_probe(config: TurnConfig, probe_id: str, now: float, max_seconds: float) -> list[dict[str, Any]]:
+    """RTCIceServer dicts for the server's connection-test peer ``probe_id``: a credential for the test's length only.
+
+    coturn keeps an allocation made in time alive while it is refreshed, so the test may use it to its end;
+    the probe peer is closed by then (``ProbeLimits.max_seconds``).
+    """
+    return ice_servers(config, f"{PROBE_PREFIX}{probe_id}", now, now + max_seconds)

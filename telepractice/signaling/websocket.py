@@ -1,8 +1,9 @@
 """GET /ws: the WebSocket around the rooms. Checks the origin, waits for hello, reads, feeds the room, writes.
 
 The room never waits on a socket: each connection is a ``Peer`` whose
-``send`` only queues, and a writer task per connection empties the queue onto
-the wire. Every signalling error becomes one ``error`` message here, followed
+``send`` writes the frame at once when the socket keeps up and otherwise
+queues it for the connection's writer task, which waits for the socket to
+drain. Every signalling error becomes one ``error`` message here, followed
 by a close when the error has a close code (see docs/protocol.md).
 """
 
@@ -17,16 +18,17 @@ from collections.abc import Callable
 from aiohttp import WSMessage, WSMsgType, hdrs, web
 
 from telepractice.appkeys import SETTINGS, SIGNALING
-from telepractice.auth.guards import authenticate_token
+from telepractice.auth.guards import open_login
 from telepractice.errors import Forbidden
 from telepractice.openapi import ApiRoutes
-from telepractice.signaling import errors, outbound, turn
+from telepractice.signaling import errors, frames, outbound, turn
 from telepractice.signaling.errors import CloseCode, SignalingProtocolError, SignalingUserError
 from telepractice.signaling.identity import Admission
 from telepractice.signaling.messages import MAX_FRAME_BYTES, MAX_ID_CHARS, Hello, InboundMessage, parse
 from telepractice.signaling.outbound import Message
 from telepractice.signaling.ratelimit import MessageBudget, Verdict
 from telepractice.signaling.room import Room
+from telepractice.storage.models import StaffLogin, StaffMember
 from telepractice.signaling.service import SignalingService
 
 log = logging.getLogger("telepractice.signaling")
@@ -35,17 +37,31 @@ SignalingError = SignalingProtocolError | SignalingUserError
 _FRAMES = (WSMsgType.TEXT, WSMsgType.BINARY)
 
 
-class Connection:
-    """One socket as the room sees it: ``send`` and ``close`` queue and return at once, never raise."""
+# The messages _Socket._decorated adds transport fields to.
+DECORATED = frozenset({"welcome", "ice-servers", "admitted"})
 
-    def __init__(self, ws: web.WebSocketResponse, outbox_limit: int) -> None:
+
+class Connection:
+    """One socket as the room sees it: ``send`` and ``close`` return at once, never raise.
+
+    ``send`` writes the frame to the transport itself when nothing is queued and the
+    transport's buffer is empty (the common case: a client that keeps up); otherwise
+    it queues, and the writer task sends through aiohttp, waiting for the socket to
+    drain, so a slow reader still meets the outbox limit. Order holds either way: a
+    direct write happens only with the queue empty, and the writer task puts each
+    frame on the transport in the same step it takes it from the queue.
+    """
+
+    def __init__(self, ws: web.WebSocketResponse, outbox_limit: int, transport: asyncio.Transport | None = None) -> None:
         self._ws = ws
+        self._transport = transport
         self._outbox: collections.deque[Message] = collections.deque()
         self._outbox_limit = outbox_limit
         self._wakeup = asyncio.Event()
         self._closed = asyncio.Event()
         self._close_request: tuple[int, str] | None = None
-        # Adds what only the transport knows (a resume token, TURN credentials) to a message on its way out.
+        # Adds what only the transport knows (a resume token, TURN credentials) to a message on its way out;
+        # called only for the kinds that carry such fields (DECORATED), not for every relayed message.
         self.decorate: Callable[[Message], Message] = lambda message: message
 
     @property
@@ -61,12 +77,27 @@ class Connection:
             self._outbox.clear()
             self.close(CloseCode.INTERNAL_ERROR, "internal-error")
             return
-        try:
-            message = self.decorate(message)
-        except Exception:
-            log.exception("could not add transport fields to a %s message", message.get("type"))
+        if message.get("type") in DECORATED:
+            try:
+                message = self.decorate(message)
+            except Exception:
+                log.exception("could not add transport fields to a %s message", message.get("type"))
+        if not self._outbox and self._writes_now():
+            try:
+                self._transport.write(frames.text_frame(outbound.dump(message).encode("utf-8")))  # type: ignore[union-attr]
+                return
+            except Exception:
+                log.exception("writing a %s message to a signalling connection failed", message.get("type"))
+                self.close(CloseCode.INTERNAL_ERROR, "internal-error")
+                return
         self._outbox.append(message)
         self._wakeup.set()
+
+    def _writes_now(self) -> bool:
+        """Whether a frame can go straight onto the wire: open both ways, and the socket keeping up."""
+        transport = self._transport
+        return (transport is not None and not self._ws.closed and not transport.is_closing()
+                and transport.get_write_buffer_size() == 0)
 
     def close(self, code: int, reason: str) -> None:
         """Close after the messages already queued; the first close asked for wins."""
@@ -112,7 +143,8 @@ async def signaling_socket(request: web.Request) -> web.WebSocketResponse:
     service = request.app[SIGNALING]
     ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, compress=False, heartbeat=None)
     await ws.prepare(request)
-    connection = Connection(ws, service.timings.outbox_limit)
+    # compress=False above is what lets Connection write whole frames itself (telepractice/signaling/frames.py).
+    connection = Connection(ws, service.timings.outbox_limit, request.transport)
     writer = asyncio.create_task(connection.write())
     service.connections.add(connection)
     try:
@@ -162,7 +194,8 @@ class _Socket:
             return None
         room: Room | None = None
         try:
-            admission = await self.service.doorkeeper.admit(hello.token, self._requested_session(), self._staff_login)
+            admission = await self.service.doorkeeper.admit(hello.token, self._requested_session(),
+                                                            loaded_login=self._loaded_login)
             now = self.service.now()
             room = self.service.registry.room(admission.identity.room_id, now)
             self.connection.decorate = functools.partial(self._decorated, admission)
@@ -205,9 +238,9 @@ class _Socket:
             raise errors.WrongRoom("There is no such session, or the token does not open it.")
         return session
 
-    async def _staff_login(self, token: str) -> str:
-        """The staff id behind an access token, checked by the HTTP guard itself (login open, account active)."""
-        return (await authenticate_token(self.request.app, token)).staff_id
+    async def _loaded_login(self, staff_id: str, login: StaffLogin | None, member: StaffMember | None) -> str:
+        """The same checks on the login the hello's query read with its session."""
+        return (await open_login(self.request.app, staff_id, login, member)).staff_id
 
     def _decorated(self, admission: Admission, message: Message) -> Message:
         kind = message.get("type")
@@ -241,7 +274,8 @@ class _Socket:
             except (SignalingProtocolError, SignalingUserError) as error:
                 self._refuse(error, None if message is None else message.TYPE)
             finally:
-                await self.service.report(room)
+                if room.has_news:  # most messages are relayed and record nothing: no hand-over to await
+                    await self.service.report(room)
 
     def _decode(self, frame: WSMessage) -> InboundMessage | None:
         """The frame as a message, within the budget; None when it is dropped silently."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -604,13 +605,38 @@ async def test_shutdown_closes_every_socket_with_1001(
     assert await closed_with(host) == 1001
 
 
-async def test_a_client_that_cannot_keep_up_is_closed_with_1011(aiohttp_client: Any, settings: Settings) -> None:
-    # Joining alone queues welcome, admitted and bitrate at once: more than this tiny outbox holds.
-    app, client = await started(aiohttp_client, settings, timings=Timings(outbox_limit=2))
+@web.middleware
+async def narrow_send_buffers(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A server socket with a 4 KiB kernel send buffer (no autotuning): a client that stops reading backs up fast."""
+    sock = request.transport.get_extra_info("socket") if request.transport is not None else None
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    return await handler(request)
+
+
+async def test_a_client_that_stops_reading_is_closed_with_1011_and_the_others_stay(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    app = create_app(settings)
+    app.middlewares.append(narrow_send_buffers)
+    app[SIGNALING_TIMINGS] = Timings(outbox_limit=4)
+    client = await aiohttp_client(app)
     host_staff, boss = await staff_pair(app, client)
     family = await schedule_family_session(app, host_staff.member, boss)
-    host = await connector(client, settings)(host_staff.access_token, family.session_id)
+    connect = connector(client, settings)
+    host = await host_in_call(connect, host_staff, family)
+    guardian = await admitted_guardian(connect, host, family)
+    host_socket = host.get_extra_info("socket")
+    host_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    # The host's page stops reading (a frozen tab): aiohttp's client reads 64 KiB ahead, then the kernel
+    # buffers on both sides fill, then the server's transport, then the outbox. 20 offers of 40 KB is
+    # 800 KB, within the guardian's byte burst (1 MiB).
+    for _ in range(20):
+        await guardian.send_json({"v": 1, "type": "offer", "to": host_staff.member.id, "sdp": "v=0 " + "a" * 40_000})
     assert await closed_with(host) == 1011
+    # The one who kept up is still served: the host's departure reaches them.
+    left, _ = await receive_until(guardian, "presence")
+    assert left["event"] in ("dropped", "left") and left["participant"]["id"] == host_staff.member.id
 
 
 # --- what the sessions layer tells the rooms ----------------------------------

@@ -107,12 +107,18 @@ def test_someone_in_the_call_gets_an_ice_servers_answer_for_the_transport_to_fil
     assert peers["host"].sent == []
 
 
-def test_someone_waiting_may_not_ask_for_ice_servers(scene: Scene) -> None:
-    scene.join("host", HOST)
+def test_someone_waiting_gets_ice_servers_for_the_connection_test_from_the_same_allowance(scene: Scene) -> None:
+    host = scene.join("host", HOST)
     mum = scene.join("mum")
     mum.clear()
-    assert scene.refused(mum, "ice-servers").code == "not-admitted"
-    assert mum.sent == []
+    host.clear()
+    for _ in range(ICE_SERVERS_BURST):
+        scene.say(mum, "ice-servers")
+    assert mum.sent == [{"v": 1, "type": "ice-servers", "ice_servers": [], "expires_at": None}] * ICE_SERVERS_BURST
+    assert host.sent == []
+    assert scene.state("mum") is State.WAITING  # asking lets nobody in
+    scene.say(host, "admit", participant="mum")
+    assert scene.refused(mum, "ice-servers").code == "rate-limited"  # admission does not refill it
 
 
 def test_ice_servers_are_limited_to_a_burst_then_one_every_ten_seconds(scene: Scene) -> None:
