@@ -21,6 +21,7 @@ from telepractice.config import Settings
 from telepractice.crypto.keyring import Keyring
 from telepractice.sessions.attendance import AttendanceEvent, AttendanceKind, WhoKind
 from telepractice.sessions.attendance_store import record
+from telepractice.sessions.connection_tests import Measured, Verdict, store_connection_test
 from telepractice.sessions.records import finish_session, refresh_record_parts
 from telepractice.sessions.scheduling import schedule_session
 from telepractice.storage.engine import make_engine, make_session_factory
@@ -83,6 +84,9 @@ async def prepare_console(settings: Settings) -> ConsoleData:
             AttendanceEvent(AttendanceKind.ADMITTED, yesterday + dt.timedelta(minutes=2), ana.id, WhoKind.FAMILY),
             AttendanceEvent(AttendanceKind.LEFT, yesterday + dt.timedelta(minutes=42), ana.id, WhoKind.FAMILY),
         ])
+        await store_connection_test(db, ended.id, ana.id, WhoKind.FAMILY,
+                                    Measured(Verdict.AUDIO_ONLY, rtt_ms=420, loss_permille=80, jitter_ms=35, kbps=96),
+                                    at=yesterday + dt.timedelta(minutes=1))
         await finish_session(db, keyring, audit, ended.id, yesterday + dt.timedelta(minutes=50))
         alert_id = new_id()
         async with db() as session, session.begin():
@@ -248,6 +252,10 @@ async def test_a_worker_opens_the_session_record_sees_each_persons_minutes_and_a
     await expect(page.locator(f'tr:has([data-minutes="{prepared.family["Rui Test"]}"])')).to_contain_text(
         "Did not attend")
     await expect(page.locator("section[aria-labelledby=record-alerts-title]")).to_contain_text("Not yet seen")
+    tested = page.locator("section[aria-labelledby=record-connection-title] tbody tr")
+    await expect(tested).to_have_count(1)
+    for shown in ("Ana Test", "Video may freeze: started with audio only", "420 ms", "8 %", "96 kbit/s"):
+        await expect(tested).to_contain_text(shown)
 
     notes = page.get_by_label("Your notes")
     await notes.fill("Ana engaged well; follow up with Rui's school.")

@@ -30,11 +30,16 @@ async def test_the_family_pages_have_no_inline_script_or_style(client: TestClien
     assert all(src.startswith("/static/js/") for src in re.findall(r'<script[^>]*src="([^"]+)"', html))
 
 
-async def test_the_quick_exit_page_says_nothing_about_the_service_and_runs_nothing(client: TestClient) -> None:
+async def test_the_quick_exit_page_says_nothing_about_the_service_and_runs_only_its_title(client: TestClient) -> None:
     html = (await (await client.get("/exit")).text()).lower()
-    assert "<title>new tab</title>" in html
-    for word in ("telepractice", "session", "sessão", "social", "video", "vídeo", "family", "<script", "stylesheet"):
+    assert "<title>new tab</title>" in html  # what it shows before its one script names the tab in the browser's language
+    for word in ("telepractice", "session", "sessão", "social", "video", "vídeo", "family", "stylesheet"):
         assert word not in html, word
+    assert re.findall(r"<script[^>]*>", html) == ['<script type="module" src="/static/js/exit-page.js">']
+    script = await (await client.get("/static/js/exit-page.js")).text()
+    # It reads the browser's languages and sets the title: no request, no storage, nothing sent anywhere.
+    for call in ("fetch(", "XMLHttpRequest", "WebSocket", "sendBeacon", "localStorage", "sessionStorage", "import "):
+        assert call not in script, call
 
 
 async def test_the_join_page_runs_the_family_path_not_the_call(client: TestClient) -> None:

@@ -81,9 +81,12 @@ test('a refusal of this request gives null, another error does not', async () =>
 test('no answer in time, a closed socket, or no socket at all give null, and nothing is left waiting', async () => {
   const { client, socket, timers } = joined();
   const slow = client.freshIceServers();
-  timers.advance(ICE_SERVERS_TIMEOUT_MS);
+  timers.advance(ICE_SERVERS_TIMEOUT_MS - 1);
+  socket.deliver({ type: 'ping', nonce: 1 });  // the socket is alive, only this answer is slow
+  timers.advance(1);
   assert.equal(await slow, null);
   socket.deliver({ type: 'ice-servers', ice_servers: [TURN], expires_at: 1 });  // late: changes nothing
+  assert.equal(client.socket, socket, 'a socket that still hears the server is kept');
 
   const cut = client.freshIceServers();
   socket.drop();
@@ -93,4 +96,30 @@ test('no answer in time, a closed socket, or no socket at all give null, and not
 
   client.stop();
   assert.equal(await client.freshIceServers(), null);
+});
+
+test('a socket that hears nothing at all while asking is given up at once and another opened', async () => {
+  const sockets = [];
+  const timers = new FakeTimers();
+  const client = new SignalingClient({
+    url: 'wss://example.test/ws', token: 'join-token', timers, random: () => 0,
+    openSocket: () => { const socket = new FakeSocket(); sockets.push(socket); return socket; },
+  });
+  const closes = [];
+  client.on('closed', (closed) => closes.push(closed));
+  client.start();
+  sockets[0].open();
+  sockets[0].deliver({ type: 'welcome', you: { id: 'p1' }, room: 's1', limits: {}, resume: 'resume-token' });
+  timers.advance(1000);
+  // The network changed: the old socket's packets go nowhere, and no close event comes.
+  const asked = client.freshIceServers();
+  timers.advance(ICE_SERVERS_TIMEOUT_MS);
+  assert.equal(await asked, null);
+  assert.deepEqual(closes, [{ code: 4008, reason: 'no-answer', final: false }]);
+  assert.equal(sockets[0].readyState, 3, 'the dead socket is closed');
+  assert.equal(client.state, 'reconnecting');
+  timers.advance(1000);  // the first back-off delay: 125-250 ms
+  assert.equal(sockets.length, 2, 'a new socket was opened well before the 20 s silence timeout would have');
+  sockets[1].open();
+  assert.deepEqual(sockets[1].sent[0], { v: 1, type: 'hello', token: 'resume-token' });
 });

@@ -11,7 +11,7 @@ import { SignalingClient, signalingUrl } from './protocol.js';
 import { language, t } from './call-text.js';
 import { storeCredentials, takeCredentials } from './credentials.js';
 import { QualityWatch } from './quality.js';
-import { runConnectionTest } from './connection-test.js';
+import { runConnectionTest, testsNow } from './connection-test.js';
 import { familyHelp, staffAlerts } from './help.js';
 import { showEvaluation } from './evaluation.js';
 import { ChatPanel } from './chat.js';
@@ -486,6 +486,7 @@ async function main() {
   /** @param {string} text */
   function finish(text) {
     sessionOver = true;
+    testStop?.abort(); // nothing more is sent for this session, the connection test's result included
     storeCredentials(null); // over for this page: a reload must not rejoin
     quality.stop();
     call.close();
@@ -703,32 +704,53 @@ async function main() {
     plan.hidden = !plan.textContent;
     for (const button of inCallOnly) button.hidden = true;
     inCall.clear();
-    testConnection();
+    if (testsNow({ tested, event: 'waiting', role: client.you?.role ?? 'family', othersInCall: 0 })) {
+      testConnection(false);
+    }
   });
 
   /**
-   * The connection test, once per page, while waiting to be let in (it would compete with a call in progress).
+   * The connection test, once per page (connection-test.js `testsNow`): while waiting to be let in, or, for
+   * staff, who never wait, on arriving in a call nobody else is in yet. A test in the call stops as soon as
+   * someone joins, so it never competes with a call. It first asks for fresh ICE servers, so it tries TURN
+   * as the call would; without an answer it tests without TURN.
    * Its verdict is shown and kept with the session; "audio only" starts the call without video.
    */
   let tested = false;
-  async function testConnection() {
-    if (tested) return;
+  /** @type {AbortController|null} stops the running test: the session is over, or someone joined the call */
+  let testStop = null;
+  let testingInCall = false;
+  /** @param {boolean} inTheCall */
+  async function testConnection(inTheCall) {
     tested = true;
+    testingInCall = inTheCall;
+    const stop = new AbortController();
+    testStop = stop;
     connectionNote.hidden = false;
-    connectionNote.textContent = t('testingConnection');
+    connectionNote.textContent = t(inTheCall ? 'testingConnectionAlone' : 'testingConnection');
+    const fresh = await client.freshIceServers();
     const link = /** @type {import('./credentials.js').Credentials} */ (credentials);
     const result = await runConnectionTest({
       origin: location.origin, token: client.resumeToken ?? link.token, session: link.session,
       videoTrack: localStream.getVideoTracks()[0] ?? null,
+      iceServers: fresh?.iceServers ?? [],
       keepResult: () => !sessionOver,
+      signal: stop.signal,
     });
+    testStop = null;
     /** @type {any} */ (window).telepractice.connectionTest = result;
-    if (result.refused) {
-      connectionNote.hidden = true; // the server could not run a test now; nothing to tell
+    if (result.refused || result.stopped) {
+      connectionNote.hidden = true; // the server could not run a test now, or it was cut short: nothing to tell
       return;
     }
     connectionNote.textContent = t(`verdict-${result.verdict}`);
     if (result.verdict === 'audio-only') quality.startAudioOnly();
+  }
+  /** Someone else is in the call now: a test of the worker's alone stops, and its words make way for the call. */
+  function someoneJoined() {
+    if (!testingInCall) return;
+    testStop?.abort();
+    connectionNote.hidden = true;
   }
   client.on('admitted', (message) => {
     inCall.clear();
@@ -747,6 +769,12 @@ async function main() {
     showStatus(t('in-call'));
     showSideRooms(message);
     sendMedia();
+    const role = client.you?.role ?? 'family';
+    if (testsNow({ tested, event: 'admitted', role, othersInCall: message.participants.length })) {
+      testConnection(true);
+    } else if (message.participants.length > 0) {
+      someoneJoined();
+    }
   });
   client.on('presence', (message) => {
     const id = message.participant.id;
@@ -757,6 +785,7 @@ async function main() {
       codes.delete(id);
     } else {
       inCall.add(id);
+      if (message.event === 'joined' || message.event === 'reconnected') someoneJoined();
     }
     renderPeople();
     if (!safetySection.hidden) renderSafety();

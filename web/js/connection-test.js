@@ -2,9 +2,11 @@
 /**
  * The connection test before joining: a short WebRTC connection to the
  * server's echo peer (POST /api/probe), over the same path the call will
- * take, measured with getStats and data-channel pings, and turned into one
- * plain verdict by `verdict(stats)`. The result is kept with the session
- * (POST /api/probe/result) so its record can say why a session was short.
+ * take (the page passes the ICE servers of an `ice-servers` answer, so TURN
+ * is tried where direct paths fail), measured with getStats and data-channel
+ * pings, and turned into one plain verdict by `verdict(stats)`. The result is
+ * kept with the session (POST /api/probe/result) so its record can say why a
+ * session was short. `testsNow` says when a page runs it.
  *
  * No DOM: fetch, the peer connection and the timers are injectable.
  */
@@ -21,11 +23,18 @@
  * @property {number|null} jitterMs    jitter of the echoed video
  * @property {number|null} kbps        video bitrate that came back
  *
+ * @typedef {object} Route
+ * @property {string} local   the selected candidate pair's local candidate type: host, srflx, prflx or relay
+ * @property {string} remote  the probe's side of it (relay: through the server's TURN)
+ *
  * @typedef {object} TestResult
  * @property {Verdict} verdict
  * @property {ProbeStats} stats
+ * @property {Route|null} route        the path the test took, as getStats saw it; null when it never connected
  * @property {string|null} probe       the server's id of the test; null when it never started
  * @property {string|null} refused     the server's problem code when it refused the test (429: busy)
+ * @property {boolean} stopped         the page stopped the test before its end (someone joined the call):
+ *                                     nothing was kept and there is no verdict to show
  */
 
 /**
@@ -74,6 +83,39 @@ export function verdict(stats, limits = THRESHOLDS) {
     return 'audio-only';
   }
   return 'good';
+}
+
+/**
+ * Whether a page runs its connection test on this signalling event; pure. Once per page: a test while
+ * waiting to be let in, or, for staff (who never wait), on arriving in a call nobody else is in yet:
+ * a test then competes with no one's call. Never once someone else is in the call.
+ * @param {{tested: boolean, event: 'waiting'|'admitted', role: string, othersInCall: number}} moment
+ */
+export function testsNow({ tested, event, role, othersInCall }) {
+  if (tested) return false;
+  if (event === 'waiting') return true;
+  return role !== 'family' && othersInCall === 0;
+}
+
+/**
+ * The selected candidate pair's two candidate types in one getStats report, or null before one is chosen.
+ * @param {RTCStatsReport} report
+ * @returns {Route|null}
+ */
+export function selectedRoute(report) {
+  /** @type {Map<string, any>} */
+  const byId = new Map();
+  report.forEach((/** @type {any} */ entry) => byId.set(entry.id, entry));
+  let pair = null;
+  for (const entry of byId.values()) {
+    if (entry.type === 'transport' && entry.selectedCandidatePairId) pair = byId.get(entry.selectedCandidatePairId);
+  }
+  // Browsers without transport stats (Firefox) flag the pair itself.
+  pair ??= [...byId.values()].find((entry) => entry.type === 'candidate-pair' && entry.selected) ?? null;
+  const local = pair && byId.get(pair.localCandidateId);
+  const remote = pair && byId.get(pair.remoteCandidateId);
+  if (!local?.candidateType || !remote?.candidateType) return null;
+  return { local: local.candidateType, remote: remote.candidateType };
 }
 
 /**
@@ -134,6 +176,7 @@ function permille(lost, expected) {
  * @property {() => number} [now]
  * @property {() => boolean} [keepResult]   asked before the result is sent: false once the session is over for
  *                                           this page, when the server could only refuse it (410)
+ * @property {AbortSignal} [signal]          stops the test early (someone joined the call): nothing is kept
  */
 
 const CONNECT_MS = 10_000;
@@ -152,12 +195,17 @@ const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export async function runConnectionTest({
   origin, token, session = null, videoTrack = null, seconds = 5, iceServers = [],
   fetch = globalThis.fetch.bind(globalThis), PeerConnection = globalThis.RTCPeerConnection,
-  sleep = defaultSleep, now = () => performance.now(), keepResult = () => true,
+  sleep = defaultSleep, now = () => performance.now(), keepResult = () => true, signal = undefined,
 }) {
   /** @type {ProbeStats} */
   const stats = { connected: false, connectMs: null, rttMs: null, lossPermille: 1000, pingLossPermille: 1000, jitterMs: null, kbps: null };
   /** @type {TestResult} */
-  const result = { verdict: 'no-connection', stats, probe: null, refused: null };
+  const result = { verdict: 'no-connection', stats, route: null, probe: null, refused: null, stopped: false };
+  const stopped = () => {
+    result.stopped ||= signal?.aborted === true;
+    return result.stopped;
+  };
+  if (stopped()) return result;
   const pc = new PeerConnection({ iceServers });
   try {
     if (videoTrack) pc.addTransceiver(videoTrack, { direction: 'sendrecv', sendEncodings: [{ maxBitrate: 300_000 }] });
@@ -165,7 +213,8 @@ export async function runConnectionTest({
     // Unordered and never retransmitted: a lost ping stays lost, so pings measure loss too.
     const channel = pc.createDataChannel('probe', { ordered: false, maxRetransmits: 0 });
     await pc.setLocalDescription(await pc.createOffer());
-    await gathered(pc, sleep);
+    await gathered(pc, sleep, stopped);
+    if (stopped()) return result;
     const answer = await post(fetch, `${origin}/api/probe`, token, { sdp: pc.localDescription?.sdp, ...(session ? { session } : {}) });
     if (!answer.ok) {
       result.refused = answer.body?.code ?? `http-${answer.status}`;
@@ -174,9 +223,11 @@ export async function runConnectionTest({
     result.probe = answer.body.probe;
     await pc.setRemoteDescription({ type: 'answer', sdp: answer.body.sdp });
     const answered = now();
-    stats.connected = await connected(pc, channel, sleep);
+    stats.connected = await connected(pc, channel, sleep, stopped);
     if (stats.connected) stats.connectMs = Math.round(now() - answered);
-    if (stats.connected) await measure(pc, channel, stats, seconds, sleep, now);
+    if (stats.connected) await measure(pc, channel, stats, seconds, sleep, now, stopped);
+    if (stats.connected) result.route = selectedRoute(await pc.getStats());
+    if (stopped()) return result; // a test cut short would say "no connection" or worse, and wrongly
     result.verdict = verdict(stats);
     if (result.probe && keepResult()) {
       await post(fetch, `${origin}/api/probe/result`, token, {
@@ -222,25 +273,56 @@ async function post(fetcher, url, token, body) {
 
 /**
  * Wait (bounded) until every candidate is in the local description: the probe takes no trickle.
+ * With TURN servers this includes the relay candidates, which take a round trip to the TURN server.
  * @param {RTCPeerConnection} pc
  * @param {(ms: number) => Promise<void>} sleep
+ * @param {() => boolean} stopped
  */
-async function gathered(pc, sleep) {
-  for (let waited = 0; pc.iceGatheringState !== 'complete' && waited < GATHER_MS; waited += 50) await sleep(50);
+async function gathered(pc, sleep, stopped) {
+  for (let waited = 0; pc.iceGatheringState !== 'complete' && waited < GATHER_MS && !stopped(); waited += 50) {
+    await sleep(50);
+  }
 }
 
 /**
  * @param {RTCPeerConnection} pc
  * @param {RTCDataChannel} channel
  * @param {(ms: number) => Promise<void>} sleep
+ * @param {() => boolean} stopped
  */
-async function connected(pc, channel, sleep) {
-  for (let waited = 0; waited < CONNECT_MS; waited += 50) {
+async function connected(pc, channel, sleep, stopped) {
+  for (let waited = 0; waited < CONNECT_MS && !stopped(); waited += 50) {
     if (pc.connectionState === 'connected' && channel.readyState === 'open') return true;
     if (pc.connectionState === 'failed' || pc.connectionState === 'closed') return false;
     await sleep(50);
   }
   return false;
+}
+
+/**
+ * Pings lost per thousand, one way; pure. A ping is lost if either crossing loses it, so one way is
+ * 1 - sqrt(1 - round-trip loss). A ping sent less than `timeoutMs` before `readAt` that has not come
+ * back counts neither way: on a link with a second of queue it may still be on its way, and counting
+ * it lost made a slow link read as no connection at all.
+ * @param {Map<number, number>} sent      each ping's number and when it was sent
+ * @param {Set<number>} answered          the numbers of the pings that came back
+ * @param {number} readAt                 when the figures are read
+ * @param {number} timeoutMs              how long a ping may take before it counts as lost
+ * @returns {number}
+ */
+export function pingLossPermille(sent, answered, readAt, timeoutMs) {
+  let due = 0;
+  let back = 0;
+  for (const [seq, at] of sent) {
+    if (answered.has(seq)) {
+      due += 1;
+      back += 1;
+    } else if (readAt - at >= timeoutMs) {
+      due += 1;
+    }
+  }
+  if (due === 0) return 1000;
+  return Math.round((1 - Math.sqrt(back / due)) * 1000);
 }
 
 /**
@@ -251,22 +333,28 @@ async function connected(pc, channel, sleep) {
  * @param {number} seconds
  * @param {(ms: number) => Promise<void>} sleep
  * @param {() => number} now
+ * @param {() => boolean} stopped
  */
-async function measure(pc, channel, stats, seconds, sleep, now) {
+async function measure(pc, channel, stats, seconds, sleep, now, stopped) {
   /** @type {Map<number, number>} */
   const sent = new Map();
   /** @type {number[]} */
   const rtts = [];
+  /** @type {Set<number>} */
+  const answered = new Set();
   channel.onmessage = (event) => {
     const seq = Number(JSON.parse(String(event.data)).seq);
     const at = sent.get(seq);
-    if (at !== undefined) rtts.push(now() - at);
+    if (at !== undefined && !answered.has(seq)) {
+      answered.add(seq);
+      rtts.push(now() - at);
+    }
   };
   const before = videoFigures(await pc.getStats());
   const started = now();
   let seq = 0;
   while (now() - started < seconds * 1000) {
-    if (channel.readyState !== 'open') break;
+    if (channel.readyState !== 'open' || stopped()) break;
     seq += 1;
     sent.set(seq, now());
     channel.send(JSON.stringify({ seq }));
@@ -276,13 +364,11 @@ async function measure(pc, channel, stats, seconds, sleep, now) {
   const after = videoFigures(await pc.getStats());
   const spanMs = Math.max(1, now() - started);
   stats.rttMs = median(rtts);
+  stats.pingLossPermille = pingLossPermille(sent, answered, now(), Math.max(300, 2 * (stats.rttMs ?? 0)));
   const lostBack = after.packetsLost - before.packetsLost;
   const receivedBack = after.packetsReceived - before.packetsReceived;
   const lostOut = after.remoteLost - before.remoteLost;
   const sentOut = after.packetsSent - before.packetsSent;
-  // A ping is lost if either crossing loses it: one way, 1 - sqrt(1 - round-trip loss).
-  const roundTrip = seq > 0 ? (seq - rtts.length) / seq : 1;
-  stats.pingLossPermille = Math.round((1 - Math.sqrt(1 - roundTrip)) * 1000);
   stats.lossPermille = Math.max(
     stats.pingLossPermille,
     permille(lostBack, lostBack + receivedBack),

@@ -366,6 +366,11 @@ export class SignalingClient extends Emitter {
    * Resolves to `{iceServers, expiresAt}` (`expiresAt` in ms since the epoch, null without TURN), or to
    * null when there is no open socket, the server refuses (not in the call, asked too often) or does not
    * answer in time: the restart then goes ahead with the servers it already has.
+   *
+   * An ICE restart follows a network change (Wi-Fi to mobile data), which leaves this socket bound to an
+   * address that is gone: nothing it sends arrives, and the silence timeout would notice only after 20 s,
+   * while the restart's offer needs signalling now. So when nothing at all came back within the timeout,
+   * the socket is given up at once and another opened (the call then negotiates afresh).
    * @param {{timeoutMs?: number}} [options]
    * @returns {Promise<{iceServers: any[], expiresAt: number|null}|null>}
    */
@@ -379,7 +384,12 @@ export class SignalingClient extends Emitter {
         this.on('error', (received) => { if (received.refused === 'ice-servers') finish(null); }),
         this.on('closed', () => finish(null)),
       ];
-      const timer = this.timers.setTimeout(() => finish(null), timeoutMs);
+      const askedAt = this.timers.now();
+      const askedOn = this.socket;
+      const timer = this.timers.setTimeout(() => {
+        finish(null);
+        if (askedOn && askedOn === this.socket && this._lastHeard <= askedAt) this._giveUp(askedOn, 'no-answer');
+      }, timeoutMs);
       /** @param {{iceServers: any[], expiresAt: number|null}|null} result */
       const finish = (result) => {
         for (const stop of stops) stop();
@@ -480,9 +490,7 @@ export class SignalingClient extends Emitter {
     if (!socket) return;
     const silent = this.timers.now() - this._lastHeard;
     if (silent >= SILENCE_TIMEOUT_MS) {
-      // A dead connection may never deliver its close event: stop listening and open another now.
-      this._closed(socket, 4008, 'heartbeat-timeout');
-      socket.close(1000, 'heartbeat-timeout');
+      this._giveUp(socket, 'heartbeat-timeout');
       return;
     }
     if (silent >= PING_AFTER_SILENCE_MS && this.timers.now() - this._lastPing >= PING_AFTER_SILENCE_MS) {
@@ -490,6 +498,16 @@ export class SignalingClient extends Emitter {
       this._nonce += 1;
       this.send(ping(this._nonce));
     }
+  }
+
+  /**
+   * A dead connection may never deliver its close event: stop listening to it and open another now.
+   * @param {SocketLike} socket
+   * @param {string} why
+   */
+  _giveUp(socket, why) {
+    this._closed(socket, 4008, why);
+    socket.close(1000, why);
   }
 
   /** @param {SocketLike} socket */

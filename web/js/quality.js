@@ -110,6 +110,12 @@ export function counters(report) {
 
 /**
  * The sample between two readings of `counters`.
+ *
+ * A cut (nothing gets through either way) reads as good: Chromium keeps sending, no receiver report comes
+ * back to count what was lost (0‰), and the selected pair turns `in-progress` (no round trip). The cut's
+ * loss comes with the first reports after it, as one bad sample (466-679‰ after a 5 s cut, measured in
+ * tests/network/test_degraded.py). Neither steps a link down, which takes `downAfter` in a row; a cut is
+ * for ICE to survive (Chromium kept ICE `connected` through 5 s), not for the quality watch.
  * @param {ReturnType<typeof counters>} before
  * @param {ReturnType<typeof counters>} after
  * @returns {Sample}
@@ -148,7 +154,8 @@ export function sample(before, after, minPackets = QUALITY.minPackets) {
 /**
  * Watches every link of a call. Events: `mode` ({peer, mode}), `audio-only`
  * (true when every link has fallen to audio only, false when video is back),
- * `ice-restart` ({peer}).
+ * `ice-restart` ({peer}), and `assessed` ({peer, lossPermille, rttMs, level,
+ * mode}) for every sample, so tests can see what the watch made of a link.
  */
 export class QualityWatch extends Emitter {
   /**
@@ -168,20 +175,32 @@ export class QualityWatch extends Emitter {
     this.audioOnly = false;
     /** @type {Mode} the mode a new link starts in */
     this.startMode = 'full';
+    /** Whether any link has been judged on samples of the call itself (see `startAudioOnly`). */
+    this.measured = false;
     this._timer = this.timers.setInterval(() => { this.tick(); }, limits.intervalMs);
     this._unsubscribe = call.on('peer-closed', ({ peer }) => { this.links.delete(peer); });
   }
 
   /**
    * Start every link without video, as the connection test advised; video comes back once samples are good.
+   * Returns whether the advice was taken.
+   *
+   * Advice that comes once the call's own samples have judged a link is dropped: those samples say more
+   * about this network now than a test that ran before them. A family's waiting-room test often ends after
+   * they are let in, so it overlaps the call; in the degraded-link test it ran through a 5 s cut (205-218‰
+   * loss, verdict audio only) and its verdict landed 0.5-1.3 s after the link came back, pausing the
+   * family's video on a link the watch had judged good; video came back only after `upAfter` good samples
+   * (6 s), so the worker saw the family again 7.9-8.5 s after the cut against 1.6-2.1 s the other way.
    */
   startAudioOnly() {
+    if (this.measured) return false;
     this.startMode = 'audio-only';
     for (const link of this.links.values()) Object.assign(link, { mode: 'audio-only', streak: 0, last: 'unknown' });
     if (!this.audioOnly) {
       this.audioOnly = true;
       this.emit('audio-only', true);
     }
+    return true;
   }
 
   /** The mode of each link, for the page and tests. */
@@ -216,9 +235,13 @@ export class QualityWatch extends Emitter {
     const before = state.counters;
     state.counters = now;
     if (before === null) return;
-    const next = nextMode(state, assess(sample(before, now, this.limits.minPackets), this.limits), this.limits);
+    const measured = sample(before, now, this.limits.minPackets);
+    const level = assess(measured, this.limits);
+    if (level !== 'unknown') this.measured = true;
+    const next = nextMode(state, level, this.limits);
     const changed = next.mode !== state.mode;
     Object.assign(state, next);
+    this.emit('assessed', { peer: link.remoteId, ...measured, level, mode: state.mode });
     await this._apply(link, state.mode);
     if (changed) this.emit('mode', { peer: link.remoteId, mode: state.mode });
   }

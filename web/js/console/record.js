@@ -1,5 +1,5 @@
 // @ts-check
-/** A session's record (times, each person's minutes, alerts, evaluation, notes) and the did-not-attend list. */
+/** A session's record (times, each person's minutes, alerts, evaluation, connection tests, notes) and the did-not-attend list. */
 import { field, h, table } from './dom.js';
 import { when } from './format.js';
 import { errorLine, submitting, viewHeading } from './common.js';
@@ -51,6 +51,7 @@ export async function recordView(ctx, sessionId) {
     alertsPart(ctx, record.safety_alerts, names),
     evaluationPart(ctx, record.evaluation_answers, names),
     withdrawalsPart(ctx, record.consent_withdrawals ?? [], names),
+    connectionTestsPart(ctx, record.connection_tests ?? [], names),
     notesForm(ctx, sessionId, record.notes));
   return section;
 }
@@ -87,6 +88,24 @@ function withdrawalsPart(ctx, withdrawals, names) {
     withdrawals.length ? table(t('record.withdrawals'), [t('alerts.when'), t('member.name'), t('record.withdrawal-note')],
       withdrawals.map((w) => [when(w.withdrawn_at, ctx.language()), names.get(w.participant_id) ?? '—',
         w.note ? h('span', { class: 'note-body' }, w.note) : '—'])) : h('p', {}, t('record.no-withdrawals')));
+}
+
+/**
+ * The connection tests taken before joining (web/js/connection-test.js): what each person was told and the
+ * figures behind it, so the record can say why a session was short or went without video.
+ * @param {Context} ctx @param {any[]} tests @param {Map<string, string>} names
+ */
+function connectionTestsPart(ctx, tests, names) {
+  const { t } = ctx;
+  /** @param {number|null} value @param {string} unit */
+  const figure = (value, unit) => (value === null || value === undefined ? '—' : `${value} ${unit}`);
+  return h('section', { class: 'panel', 'aria-labelledby': 'record-connection-title' },
+    h('h2', { id: 'record-connection-title' }, t('record.connection-tests')),
+    tests.length ? table(t('record.connection-tests'),
+      [t('alerts.when'), t('member.name'), t('record.verdict'), t('record.rtt'), t('record.loss'), t('record.kbps')],
+      tests.map((c) => [when(c.at, ctx.language()), names.get(c.who) ?? '—', t(`verdict.${c.verdict}`),
+        figure(c.rtt_ms, 'ms'), figure(c.loss_percent, '%'), figure(c.kbps, 'kbit/s')]))
+      : h('p', {}, t('record.no-connection-tests')));
 }
 
 /** @param {Context} ctx @param {string} sessionId @param {string|null} notes */
