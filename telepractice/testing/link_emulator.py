@@ -10,7 +10,9 @@ shape; the emulator looks at it every 50 ms.
 
     python -m telepractice.testing.link_emulator NS_A IF_A NS_B IF_B CONTROL_JSON
 
-Control file: {"delay_ms": 0, "loss_percent": 0, "rate_kbit": null, "limit_packets": 1000}.
+Control file: {"delay_ms": 0, "loss_percent": 0, "rate_kbit": null, "limit_packets": 1000}, and optionally
+"udp_only_ports": [3478]: UDP datagrams neither from nor to one of these ports are dropped (a firewall that lets
+only TURN through), while TCP and everything else passes.
 """
 
 from __future__ import annotations
@@ -53,6 +55,32 @@ def open_tap(namespace: str, interface: str) -> int:
     return fd
 
 
+def udp_ports(frame: bytes) -> tuple[int, int] | None:
+    """The (source, destination) ports of an Ethernet frame carrying UDP over IPv4 or IPv6, else None."""
+    if len(frame) < 14:
+        return None
+    ethertype = int.from_bytes(frame[12:14], "big")
+    if ethertype == 0x0800 and len(frame) >= 34:
+        start, protocol = 14 + (frame[14] & 0x0F) * 4, frame[23]
+    elif ethertype == 0x86DD and len(frame) >= 54:
+        start, protocol = 54, frame[20]  # no extension headers in this test network
+    else:
+        return None
+    if protocol != 17 or len(frame) < start + 4:
+        return None
+    source, destination = struct.unpack("!HH", frame[start:start + 4])
+    return source, destination
+
+
+def blocked(frame: bytes, shape: dict[str, float | None]) -> bool:
+    """Whether the shape's port filter drops this frame: UDP with neither port in ``udp_only_ports``."""
+    allowed = shape.get("udp_only_ports")
+    if not allowed:
+        return False
+    ports = udp_ports(frame)
+    return ports is not None and not set(ports) & set(allowed)  # type: ignore[arg-type]
+
+
 class Direction:
     """Frames from one TAP to the other: lost, delayed, or queued behind a rate cap."""
 
@@ -63,7 +91,7 @@ class Direction:
         self.count = 0
 
     def arrive(self, frame: bytes, shape: dict[str, float | None], now: float) -> None:
-        if random.random() * 100 < float(shape.get("loss_percent") or 0):
+        if random.random() * 100 < float(shape.get("loss_percent") or 0) or blocked(frame, shape):
             return
         if len(self.queue) >= int(shape.get("limit_packets") or 1000):
             return  # a full queue drops, as a router's would

@@ -164,6 +164,18 @@ _WAIT_FOR_PORT = textwrap.dedent("""
 """)
 
 
+async def stored_connection_tests(environment: Mapping[str, str], session_id: str) -> list[tuple[str | None, str, str]]:
+    """Every connection test kept with a session, read from the server's database: (whose id, kind, verdict)."""
+    from telepractice.sessions.connection_tests import connection_tests_of
+
+    engine = make_engine(settings_for(environment).database_url)
+    try:
+        rows = await connection_tests_of(make_session_factory(engine), session_id)
+    finally:
+        await engine.dispose()
+    return [(row.participant_id or row.staff_id, row.who_kind, row.verdict) for row in rows]
+
+
 def start_server(ns: Namespace, environment: Mapping[str, str], log_path: Path,
                  timeout: float = START_TIMEOUT) -> RunningServer:
     """Start ``python -m telepractice serve`` in ``ns``; return once it listens there (checked from inside)."""

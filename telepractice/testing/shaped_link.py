@@ -70,6 +70,7 @@ class Shape:
     loss_percent: float = 0.0
     rate_kbit: int | None = None
     limit_packets: int = 1000
+    udp_only_ports: tuple[int, ...] = ()  # when set, UDP neither from nor to these ports is dropped (only TURN passes)
 
 
 CLEAR = Shape()
@@ -113,6 +114,20 @@ class ShapedNetwork:
     def clear(self, client: Client) -> None:
         self.apply(client, CLEAR)
 
+    def change_address(self, client: Client, host: int) -> str:
+        """A network change, as from Wi-Fi to mobile data: the client's address is replaced by ``SUBNET.host``.
+
+        The new address comes first, then the old one goes, as a phone's second network is up before the
+        first is dropped; sockets bound to the old address are left to find out for themselves.
+        """
+        address = f"{SUBNET}.{host}"
+        # Linux drops an interface's other addresses of a subnet with its first one unless told to promote them.
+        client.ns.run(["sh", "-c", f"echo 1 > /proc/sys/net/ipv4/conf/{client.interface}/promote_secondaries"])
+        client.ns.run([IP, "addr", "add", f"{address}/24", "dev", client.interface])
+        client.ns.run([IP, "addr", "del", f"{client.address}/24", "dev", client.interface])
+        client.address = address
+        return address
+
     def reaches_server(self, client: Client, timeout: float = 1.0) -> bool:
         """Whether a packet from ``client`` gets to the server and an answer back within ``timeout``."""
         try:
@@ -149,6 +164,11 @@ def _add_client(server: Namespace, index: int, tag: str, directory: Path) -> Cli
         address = f"{SUBNET}.{index + 10}"
         ns.run([IP, "tuntap", "add", "dev", inner, "mode", "tap"])
         ns.run([IP, "addr", "add", f"{address}/24", "dev", inner])
+        # Without duplicate address detection: otherwise the IPv6 link-local address turns from tentative to
+        # valid a second or two after the link is up, and a Chromium started in that window sees the network
+        # change (a navigation fails with ERR_NETWORK_CHANGED, ICE gathering starts over).
+        dad = f"/proc/sys/net/ipv6/conf/{inner}/accept_dad"
+        ns.run(["sh", "-c", f"if [ -e {dad} ]; then echo 0 > {dad}; fi"])
         ns.run([IP, "link", "set", inner, "up"])
         server.run([IP, "tuntap", "add", "dev", outer, "mode", "tap"])
         server.run([IP, "link", "set", outer, "master", BRIDGE])
