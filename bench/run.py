@@ -439,43 +439,55 @@ def seed_telepractice(data_dir: Path, options: Options, port: int) -> dict:
     return asyncio.run(seed(settings, plan, data_dir / "bench-tokens.json"))
 
 
-def run_system(system: str, options: Options, work: Path, python: str, seeded: dict | None,
-               telepractice_port: int) -> list[dict]:
-    rounds = []
+def run_round(system: str, round_no: int, options: Options, work: Path, python: str, seeded: dict | None,
+              telepractice_port: int) -> dict:
+    """One round of one system: its server started afresh, driven, stopped by its PID."""
     total_idle = max(options.idle_steps)
+    if system == "telepractice":
+        port = telepractice_port  # the seeded public origin names this port
+        argv = [python, "-m", "telepractice", "serve"]
+        if options.server_gc_off:  # an experiment: how much of telepractice's cost is the cyclic collector
+            argv = [python, "-c", "import gc, runpy, sys; gc.disable(); sys.argv = ['telepractice', 'serve']; "
+                                  "runpy.run_module('telepractice', run_name='__main__')"]
+        server = start(system, argv, telepractice_env(work / "data", port), port, work)
+        spec = {"system": system, "port": port, "origin": f"http://localhost:{port}"}
+        people = telepractice_people(seeded, options, round_no, total_idle)
+    elif system == "relay":
+        port = free_port()
+        server = start("bare relay", [python, str(BENCH / "bare_relay.py"), str(port)], dict(os.environ), port, work)
+        spec = {"system": system, "port": port}
+        people = relay_people(options, round_no, total_idle)
+    else:
+        port = free_port()
+        server = start("PeerJS", ["node", str(BENCH / "peerjs_server.js"), str(port)], dict(os.environ), port, work)
+        spec = {"system": system, "port": port}
+        people = relay_people(options, round_no, total_idle)
+    workers = Workers(options.workers, spec)
+    try:
+        began = time.monotonic()
+        figures = Round(system, server, workers, people, options).run()
+        figures["server RSS at end MB"] = rss_bytes(server.pid) / 2**20
+        figures["machine load average"] = os.getloadavg()[0]
+        print(f"  {system} round {round_no + 1}: {time.monotonic() - began:.0f} s, load average "
+              f"{os.getloadavg()[0]:.1f}", flush=True)
+        return figures
+    finally:
+        workers.stop()
+        server.stop()
+
+
+def run_systems(systems: list[str], options: Options, work: Path, python: str, seeded: dict | None,
+                telepractice_port: int) -> dict[str, list[dict]]:
+    """Every round of every system, the systems taking turns within each round.
+
+    This machine's speed drifts over minutes (other tenants of the host): rounds run system by system
+    would give each system a different machine, and the ratios would measure the drift.
+    """
+    per_system: dict[str, list[dict]] = {system: [] for system in systems}
     for round_no in range(options.rounds):
-        if system == "telepractice":
-            port = telepractice_port  # the seeded public origin names this port
-            argv = [python, "-m", "telepractice", "serve"]
-            if options.server_gc_off:  # an experiment: how much of telepractice's cost is the cyclic collector
-                argv = [python, "-c", "import gc, runpy, sys; gc.disable(); sys.argv = ['telepractice', 'serve']; "
-                                      "runpy.run_module('telepractice', run_name='__main__')"]
-            server = start(system, argv, telepractice_env(work / "data", port), port, work)
-            spec = {"system": system, "port": port, "origin": f"http://localhost:{port}"}
-            people = telepractice_people(seeded, options, round_no, total_idle)
-        elif system == "relay":
-            port = free_port()
-            server = start("bare relay", [python, str(BENCH / "bare_relay.py"), str(port)], dict(os.environ), port, work)
-            spec = {"system": system, "port": port}
-            people = relay_people(options, round_no, total_idle)
-        else:
-            port = free_port()
-            server = start("PeerJS", ["node", str(BENCH / "peerjs_server.js"), str(port)], dict(os.environ), port, work)
-            spec = {"system": system, "port": port}
-            people = relay_people(options, round_no, total_idle)
-        workers = Workers(options.workers, spec)
-        try:
-            began = time.monotonic()
-            figures = Round(system, server, workers, people, options).run()
-            figures["server RSS at end MB"] = rss_bytes(server.pid) / 2**20
-            figures["machine load average"] = os.getloadavg()[0]
-            print(f"  {system} round {round_no + 1}: {time.monotonic() - began:.0f} s, load average "
-                  f"{os.getloadavg()[0]:.1f}", flush=True)
-            rounds.append(figures)
-        finally:
-            workers.stop()
-            server.stop()
-    return rounds
+        for system in systems:
+            per_system[system].append(run_round(system, round_no, options, work, python, seeded, telepractice_port))
+    return per_system
 
 
 def summarize(per_system: dict[str, list[dict]]) -> dict[str, dict[str, dict[str, float]]]:
@@ -573,9 +585,7 @@ def main(argv: list[str] | None = None) -> int:
             if "telepractice" in systems:
                 seeded = seed_telepractice(work / "data", options, port)
                 print(f"seeded telepractice in {seeded['seconds']} s", flush=True)
-            per_system = {}
-            for system in systems:
-                per_system[system] = run_system(system, options, work, python, seeded, port)
+            per_system = run_systems(systems, options, work, python, seeded, port)
             report["signalling"] = summarize(per_system)
             report["signalling_rounds"] = per_system
             print("\n" + table(report["signalling"], systems), flush=True)

@@ -4,11 +4,16 @@ The real server (HTTPS/WSS with its development certificate, SQLite) and
 Chromium both run inside a loopback-only network namespace
 (telepractice/testing/netns.py), as the browser tests do. The worker's page is
 already in the call; each round a different family member, consent on record,
-opens their personal link in a fresh browser context and the bench clicks
-Admit as soon as the worker's page shows them waiting. Two figures per round:
+opens their personal link in a fresh browser context, the bench takes the
+steps a person takes on /join as soon as each shows (language, then "Join"
+on the camera check: consent on record skips the consent step) and clicks
+Admit as soon as the worker's page shows them waiting. Three figures per round:
 
-- link to video: from the family page's navigation start to the worker's video
-  playing on it (a decoded frame shown: videoWidth > 0, currentTime > 0, not paused);
+- link to video: from opening the link (before ``goto``) to the worker's video
+  playing on the family's page (a decoded frame shown: videoWidth > 0,
+  currentTime > 0, not paused), the two steps' clicks included at machine speed;
+- call page to video: from the call page's navigation start (after "Join") to
+  the same moment: what the path costs once the person has said they are ready;
 - admission to video: from the Admit click to the same moment.
 """
 
@@ -68,14 +73,20 @@ async def _measure(rounds: int, work: Path) -> list[dict[str, float]]:
                         context = await browser.new_context(ignore_https_errors=True)
                         family = await context.new_page()
                         family.set_default_timeout(WAIT_MS)
+                        opened = time.time()
                         await family.goto(f"{server.origin}/join#invite={member.join_token}")
+                        await family.locator('main[data-step="language"] button[data-language="en"]').click()
+                        await family.locator('main[data-step="preview"]').wait_for()
+                        await family.locator("#join").click()
+                        await family.wait_for_url("**/call")
                         admit = worker.locator(f'#waiting-list [data-participant="{member.participant_id}"] button.admit')
                         await admit.wait_for(state="visible")
                         clicked = time.time()
                         await admit.click()
                         playing = await family.evaluate(PLAYING, [prepared.worker_id, WAIT_MS])
                         figures.append({
-                            "link to video s": playing["sinceNavigation"] / 1000,
+                            "link to video s": playing["wall"] / 1000 - opened,
+                            "call page to video s": playing["sinceNavigation"] / 1000,
                             "admission to video s": playing["wall"] / 1000 - clicked,
                         })
                         await context.close()
