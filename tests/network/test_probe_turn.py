@@ -217,7 +217,7 @@ async def test_a_worker_alone_behind_a_slow_turn_only_link_is_told_audio_only_an
     print(f"\nthe worker's test alone, TURN only, 250 ms each way: {result['verdict']} over {result['route']}, "
           f"{result['stats']}")
     assert result["verdict"] == "audio-only" and result["route"] == {"local": "relay", "remote": "relay"}, result
-    assert result["stats"]["rttMs"] >= 500, result  # the link's own delay, so the verdict is the link's
+    assert result["stats"]["rttMs"] >= 450, result  # about the link's 500 ms, so the verdict is the link's
     assert note and "audio only" in note
     assert await page.evaluate("() => window.telepractice.quality.audioOnly")  # the call will start without video
     assert await stored_connection_tests(server_env, prepared.session_id) == [(prepared.worker_id, "staff", "audio-only")]
