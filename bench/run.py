@@ -301,6 +301,10 @@ class Round:
             if result["errors"]:
                 print(f"    {self.system} at {rate:,.0f} msg/s: {result['errors'][0]}", flush=True)
             ok = p99 <= 50 and result["received"] >= 0.95 * result["sent"] and not result["errors"]
+            print(f"    {self.system} {kind} at {rate:,.0f} msg/s offered: {delivered:,.0f} delivered "
+                  f"({result['received'] / max(1, result['sent']):.1%}), p99 {p99:.1f} ms, "
+                  f"server CPU {100 * result['server_cpu']:.0f} %, load client {100 * result['client_cpu']:.0f} %"
+                  f"{'' if ok else ' (over)'}", flush=True)
             if ok and (good is None or delivered > good["rate"]):
                 good = {"rate": delivered, "p99": p99, "server_cpu": result["server_cpu"],
                         "client_cpu": result["client_cpu"]}
