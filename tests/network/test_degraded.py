@@ -346,6 +346,8 @@ async def test_a_poor_link_halves_the_video_sent_and_full_resolution_comes_back(
     # Chromium starts a call below the camera's 640x480 until its bandwidth estimate has grown.
     full_before = await media_timeline.until(family, worker_id, 0,
                                              lambda row: (stat(row, "out.frameWidth") or 0) >= 640)
+    # The watch must hold the link before the loss, or an unwatched link (no mode yet) reads as stepped down.
+    await wait_until(family, "(id) => window.telepractice.quality.modes()[id] === 'full'", worker_id)
     # 5% loss each way is "poor" for quality.js (3% to 10%), not "bad": the link steps down one step, to reduced.
     shaped_at = media_timeline.now_ms()
     network.shape(network.clients[1], loss_percent=5)
