@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
 from typing import Any
 
 from telepractice.errors import TelepracticeError
@@ -98,23 +99,25 @@ def presence(event: PresenceEvent, participant: Mapping[str, Any], reason: Depar
     return _message("presence", event=str(event), participant=dict(participant), reason=shown_reason)
 
 
+# The three relayed kinds are most of what the server sends: built as literals, not through _message's keywords.
 def relayed_offer(sender: str, sdp: str) -> Message:
-    return _message("offer", **{"from": sender}, sdp=sdp)
+    return {"v": PROTOCOL_VERSION, "type": "offer", "from": sender, "sdp": sdp}
 
 
 def relayed_answer(sender: str, sdp: str) -> Message:
-    return _message("answer", **{"from": sender}, sdp=sdp)
+    return {"v": PROTOCOL_VERSION, "type": "answer", "from": sender, "sdp": sdp}
 
 
 def relayed_candidate(sender: str, candidate: Candidate) -> Message:
-    return _message(
-        "candidate",
-        **{"from": sender},
-        candidate=candidate.candidate,
-        sdp_mid=candidate.sdp_mid,
-        sdp_mline_index=candidate.sdp_mline_index,
-        username_fragment=candidate.username_fragment,
-    )
+    return {
+        "v": PROTOCOL_VERSION,
+        "type": "candidate",
+        "from": sender,
+        "candidate": candidate.candidate,
+        "sdp_mid": candidate.sdp_mid,
+        "sdp_mline_index": candidate.sdp_mline_index,
+        "username_fragment": candidate.username_fragment,
+    }
 
 
 def side_room_changed(
@@ -228,10 +231,30 @@ OUTBOUND_TYPES = (
 )
 
 
-# Built once: json.dumps with options builds a new encoder for every call, once per frame sent.
-_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"a {type(value).__name__} is not JSON")
+
+
+def _compact_encoder() -> Callable[[Mapping[str, Any]], str]:
+    """Compact JSON of one message, with the encoder built once.
+
+    Every frame the server sends passes through here. ``JSONEncoder.encode`` builds
+    a new C encoder and a dict of visited objects on every call (1.1 us of 2.7 us
+    for a relayed candidate); the C encoder itself keeps no state between calls,
+    so one is built here and kept. Messages are built by this module's functions
+    from plain values, never cyclic, so the circular-reference check is left off.
+    Where the C encoder is missing (not CPython), the pure-Python one does the same.
+    """
+    if c_make_encoder is None:  # pragma: no cover - CPython always has it
+        return json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+    encoder = c_make_encoder(None, _not_json, c_encode_basestring, None, ":", ",", False, False, False)
+    join = "".join
+    return lambda message: join(encoder(message, 0))
+
+
+_ENCODE = _compact_encoder()
 
 
 def dump(message: Mapping[str, Any]) -> str:
-    """One outbound message as compact JSON text."""
+    """One outbound message as compact JSON text (non-ASCII kept as UTF-8; NaN and infinities refused)."""
     return _ENCODE(message)

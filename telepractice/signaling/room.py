@@ -56,6 +56,8 @@ BITRATE_KBPS = (1500, 1500, 1200, 800, 600, 500)
 
 _HOST_ONLY = (Admit, TurnAway, SendToWaitingRoom, SideRoomCreate, SideRoomMove, SideRoomReturn, EndSession)
 _IN_CALL_ONLY = (Offer, Answer, Candidate, Chat)
+_ADMITTED_ONLY = _HOST_ONLY + _IN_CALL_ONLY
+_RELAYED = frozenset((Offer, Answer, Candidate))  # by exact type: the message classes are final
 # Chat: a short burst (a few quick lines), then one line a second; typing by hand never meets it.
 CHAT_BURST = 10
 CHAT_PER_SECOND = 1.0
@@ -151,6 +153,12 @@ class Room:
     def receive(self, peer: Peer, message: InboundMessage, now: float) -> None:
         """One parsed message from ``peer``; raises a signalling error to refuse it."""
         sender = self._sender(peer)
+        if type(message) in _RELAYED:
+            # Nearly every message is one of these: relayed before the other kinds are matched.
+            if not sender.in_call:
+                raise errors.NotAdmitted()
+            self._relay(sender, message)  # type: ignore[arg-type]
+            return
         self._authorise(sender, message)
         match message:
             case Admit():
@@ -316,7 +324,7 @@ class Room:
     def _authorise(self, sender: Participant, message: InboundMessage) -> None:
         if isinstance(message, _HOST_ONLY) and sender.role is not Role.HOST:
             raise errors.NotHost()
-        if isinstance(message, _HOST_ONLY + _IN_CALL_ONLY) and not sender.in_call:
+        if isinstance(message, _ADMITTED_ONLY) and not sender.in_call:
             raise errors.NotAdmitted()
 
     # --- admission ----------------------------------------------------------
