@@ -354,8 +354,9 @@ class Round:
             self.figures[f"idle {target} held"] = total
             self.figures[f"idle {target} KB/conn"] = (rss_bytes(self.server.pid) - base) / max(1, total) / 1024
             self.figures[f"idle {target} connects/s"] = opened / seconds
-        before, began = cpu_seconds(self.server.pid), time.monotonic()
-        time.sleep(5.0)
+        with self.profiled(f"idle-{held}-hold"):
+            before, began = cpu_seconds(self.server.pid), time.monotonic()
+            time.sleep(5.0)
         self.figures[f"idle {held} step server CPU %"] = 100 * (cpu_seconds(self.server.pid) - before) / (time.monotonic() - began)
         self.workers.all("close_group", {"group": "idle"}, timeout=120)
         time.sleep(1.0)
