@@ -21,10 +21,8 @@ from telepractice.testing import shaped_link
 from telepractice.testing.server import (
     PreparedSession,
     RunningServer,
-    prepare_family_session,
     server_environment,
     settings_for,
-    start_server,
 )
 from telepractice.testing.shaped_link import ShapedNetwork
 from tests.network import media_timeline, shaped_browsers
@@ -64,21 +62,6 @@ def network(platform: None) -> Iterator[ShapedNetwork]:
 @pytest.fixture
 def server_env(tmp_path: Path) -> dict[str, str]:
     return server_environment(tmp_path / "data", host="0.0.0.0", public_origin=ORIGIN)
-
-
-@pytest.fixture
-async def prepared(server_env: dict[str, str]) -> PreparedSession:
-    return await prepare_family_session(settings_for(server_env), ("Ana Test",))
-
-
-@pytest.fixture
-def server(network: ShapedNetwork, server_env: dict[str, str], prepared: PreparedSession,
-           tmp_path: Path) -> Iterator[RunningServer]:
-    running = start_server(network.server, server_env, tmp_path / "server.log")
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

@@ -34,10 +34,7 @@ from telepractice.testing.netns import NamespaceError
 from telepractice.testing.server import (
     PreparedSession,
     RunningServer,
-    prepare_family_session,
     server_environment,
-    settings_for,
-    start_server,
     stored_connection_tests,
 )
 from telepractice.testing.shaped_link import ShapedNetwork
@@ -140,21 +137,6 @@ def coturn(network: ShapedNetwork, tmp_path: Path) -> Iterator[coturn_process.Co
 def server_env(tmp_path: Path, network: ShapedNetwork, coturn: coturn_process.Coturn) -> dict[str, str]:
     return server_environment(tmp_path / "data", host="0.0.0.0", public_origin=ORIGIN, turn_secret=coturn.secret,
                               turn_urls=coturn.turn_url, turn_lifetime_seconds="600")
-
-
-@pytest.fixture
-async def prepared(server_env: dict[str, str]) -> PreparedSession:
-    return await prepare_family_session(settings_for(server_env), ("Ana Test",))
-
-
-@pytest.fixture
-def server(network: ShapedNetwork, server_env: dict[str, str], prepared: PreparedSession,
-           tmp_path: Path) -> Iterator[RunningServer]:
-    running = start_server(network.server, server_env, tmp_path / "server.log")
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture
