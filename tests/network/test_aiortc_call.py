@@ -10,7 +10,6 @@ import asyncio
 import dataclasses
 import datetime as dt
 import secrets
-import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -19,7 +18,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from telepractice.app import create_app
 from telepractice.appkeys import AUDIT, DB, KEYRING, SETTINGS, SIGNALING_TIMINGS, SIGNING_KEYS
@@ -34,6 +32,7 @@ from telepractice.sessions.scheduling import schedule_session
 from telepractice.signaling.service import Timings
 from telepractice.storage.migrations import upgrade
 from telepractice.storage.models import ConsentKind, ConsentMethod, SessionKind, StaffRole, utcnow
+from telepractice.testing.held_port import held_port_socket, port_of, in_process_server
 from telepractice.testing.loopback import loopback_only
 from telepractice.tls import ensure_dev_certificate, server_ssl_context
 
@@ -69,12 +68,6 @@ def loopback() -> Iterator[None]:
         yield
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def timings() -> Timings | None:
     """The transport's timings: the defaults, unless a test parametrizes ``timings``."""
@@ -84,7 +77,8 @@ def timings() -> Timings | None:
 @pytest.fixture
 async def server(tmp_path: Path, timings: Timings | None) -> AsyncIterator[Server]:
     """The real app on 127.0.0.1 over TLS with its development certificate, and SQLite."""
-    port = free_port()
+    sock = held_port_socket()
+    port = port_of(sock)
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'telepractice.db'}"
     await upgrade(database_url)
     settings: Settings = load_settings({}, {
@@ -95,7 +89,7 @@ async def server(tmp_path: Path, timings: Timings | None) -> AsyncIterator[Serve
     app = create_app(settings)
     if timings is not None:
         app[SIGNALING_TIMINGS] = timings
-    test_server = TestServer(app, host="127.0.0.1", port=port)
+    test_server = in_process_server(app, sock)
     await test_server.start_server(ssl=server_ssl_context(cert, key))
     try:
         yield Server(settings.public_origin, test_server.app, ssl.create_default_context(cafile=str(cert)))

@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from telepractice.app import create_app
 from telepractice.appkeys import DB, PROBES
 from telepractice.config import load_settings
 from telepractice.sessions.connection_tests import connection_tests_of
 from telepractice.signaling.probe import ProbeLimits
+from telepractice.testing.held_port import held_port_socket, port_of, in_process_server
 from telepractice.testing.loopback import loopback_only
 from telepractice.testing.probe_client import post_offer, run_probe
 from telepractice.testing.server import PreparedSession, prepare_family_session
@@ -44,19 +43,13 @@ def loopback() -> Iterator[None]:
         yield
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    port = free_port()
-    settings = load_settings({}, {"data_dir": str(tmp_path), "host": "127.0.0.1", "port": port, "behind_proxy": True,
-                                  "access_token_minutes": 60, "probe_max_concurrent": 2})
+    sock = held_port_socket()
+    settings = load_settings({}, {"data_dir": str(tmp_path), "host": "127.0.0.1", "port": port_of(sock),
+                                  "behind_proxy": True, "access_token_minutes": 60, "probe_max_concurrent": 2})
     prepared = await prepare_family_session(settings)
-    test_server = TestServer(create_app(settings), host="127.0.0.1", port=port)
+    test_server = in_process_server(create_app(settings), sock)
     await test_server.start_server()
     try:
         yield Server(settings.public_origin, test_server.app, prepared)
@@ -145,10 +138,11 @@ async def test_a_result_names_a_test_of_the_same_person(server: Server) -> None:
 
 
 async def test_shutdown_closes_every_probe_peer(tmp_path: Path) -> None:
-    port = free_port()
-    settings = load_settings({}, {"data_dir": str(tmp_path), "host": "127.0.0.1", "port": port, "behind_proxy": True})
+    sock = held_port_socket()
+    settings = load_settings({}, {"data_dir": str(tmp_path), "host": "127.0.0.1", "port": port_of(sock),
+                                  "behind_proxy": True})
     prepared = await prepare_family_session(settings)
-    test_server = TestServer(create_app(settings), host="127.0.0.1", port=port)
+    test_server = in_process_server(create_app(settings), sock)
     await test_server.start_server()
     run = asyncio.create_task(run_probe(settings.public_origin, prepared.family[0].join_token, seconds=2.0))
     await asyncio.sleep(1.0)
