@@ -203,6 +203,8 @@ class Options:
     idle_step_seconds: float = 90.0
     profile: bool = False
     server_gc_off: bool = False
+    perf: bool = False
+    count_calls: bool = False
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -218,29 +220,72 @@ class Round:
     def __init__(self, system: str, server: Server, workers: Workers, people: dict, options: Options) -> None:
         self.system, self.server, self.workers, self.people, self.options = system, server, workers, people, options
         self.figures: dict[str, float] = {}
+        self.count_stops = 0
 
     @contextlib.contextmanager
     def profiled(self, phase: str):
         """With --profile, py-spy samples the server through this phase (collapsed stacks): telepractice and,
         to compare where each spends a message's time, the bare relay (PeerJS is not Python)."""
+        if self.options.count_calls:
+            with self.calls_counted(phase):
+                yield
+            return
+        if self.options.perf:
+            with self.perf_sampled(phase):
+                yield
+            return
         if not self.options.profile or self.system not in ("telepractice", "relay"):
             yield
             return
         out = RESULTS / f"profile-{self.system}-{phase}.txt"
-        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(self.server.pid),
-                                "--format", "raw", "--rate", "200", "--output", str(out), "--nonblocking"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.5)
+        with sampler([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(self.server.pid),
+                      "--format", "raw", "--rate", "1000", "--output", str(out), "--nonblocking"]):
+            yield
+        if out.exists():
+            (RESULTS / f"profile-{self.system}-{phase}-top.txt").write_text(profile_summary(out.read_text()))
+
+    @contextlib.contextmanager
+    def calls_counted(self, phase: str):
+        """With --count-calls, the server's function calls through this phase (bench/call_count.py), and per
+        frame it sent: every relayed message leaves as one socket send, in both Python servers."""
+        if self.system not in ("telepractice", "relay"):
+            yield
+            return
+        os.kill(self.server.pid, signal.SIGUSR1)
         try:
             yield
         finally:
-            spy.send_signal(signal.SIGINT)
-            try:
-                spy.wait(30)
-            except subprocess.TimeoutExpired:
-                spy.kill()
-            if out.exists():
-                (RESULTS / f"profile-{self.system}-{phase}-top.txt").write_text(profile_summary(out.read_text()))
+            os.kill(self.server.pid, signal.SIGUSR1)
+            self.count_stops += 1
+            counted = RESULTS / f"calls-{self.system}.{self.count_stops}"
+            deadline = time.monotonic() + 30
+            while not counted.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(0.5)  # written whole by then: a few hundred lines
+            rows = [line.split("\t") for line in counted.read_text().splitlines()]
+            counted.unlink()
+            sends = sum(int(n) for n, where, name in rows if where == "C" and name == "socket.send")
+            python = sum(int(n) for n, where, _ in rows if where != "C")
+            lines = [f"{sends} socket sends; per send: {sum(int(n) for n, _, _ in rows) / max(1, sends):.1f} calls, "
+                     f"{python / max(1, sends):.1f} of them to Python functions", ""]
+            lines += [f"{int(n) / max(1, sends):8.2f}  {where}  {name}" for n, where, name in rows[:80]]
+            (RESULTS / f"calls-{self.system}-{phase}.txt").write_text("\n".join(lines) + "\n")
+            if phase.endswith(f"-at-{FIXED_RATE}"):
+                self.figures[f"{phase.split('-')[0]} Python calls per frame sent"] = python / max(1, sends)
+
+    @contextlib.contextmanager
+    def perf_sampled(self, phase: str):
+        """With --perf, Linux perf samples the server's CPU (kernel, C and the interpreter, which py-spy does not
+        split) through this phase; the summary is the share of samples per library and per function."""
+        data = RESULTS / f"perf-{self.system}-{phase}.data"
+        with sampler(["perf", "record", "-e", "cpu-clock", "-F", "999", "-p", str(self.server.pid), "-o", str(data)]):
+            yield
+        if data.exists():
+            report = [subprocess.run(["perf", "report", "-i", str(data), "--sort", keys, "--stdio", "--percent-limit",
+                                      "0.5"], capture_output=True, text=True, timeout=300).stdout
+                      for keys in ("dso", "dso,sym")]
+            (RESULTS / f"perf-{self.system}-{phase}-top.txt").write_text("\n".join(report))
+            data.unlink()
 
     def measure(self, command: str, args: list[dict], timeout: float = 300.0) -> tuple[list[dict], float, float, float]:
         """Run a command; its answers, the wall time, the server's and the load client's CPU seconds."""
@@ -254,18 +299,25 @@ class Round:
         pairs = split(self.people["pairs"], o.workers)
         connected = self.workers.each("connect_pairs", [{"group": "pairs", "pairs": p, "concurrency": 50} for p in pairs])
         self.figures["pairs in the call"] = sum(r["ready"] for r in connected)
+        self.quiet_cost()
         for kind, size in (("offer", 4096), ("candidate", 200)):
             for label, rate in (("light", o.light), ("heavy", o.heavy)):
                 self.latency(kind, size, label, rate)
         for kind, size in (("offer", 4096), ("candidate", 200)):
-            with self.profiled(f"saturation-{kind}"):
-                self.saturation(kind, size)
+            self.saturation(kind, size)
         self.workers.all("close_group", {"group": "pairs"})
         time.sleep(1.0)
         self.storm()  # before the idle connections, so it never meets the server still closing thousands
         time.sleep(1.0)
         self.idle()
         return self.figures
+
+    def quiet_cost(self, seconds: float = 5.0) -> None:
+        """What the server spends holding the pairs' connections while nobody sends: a share of every later step."""
+        time.sleep(1.0)  # the joins' own work (attendance, reports) settles first
+        before = cpu_seconds(self.server.pid)
+        time.sleep(seconds)
+        self.figures["pairs quiet server CPU %"] = 100 * (cpu_seconds(self.server.pid) - before) / seconds
 
     def timed_load(self, mode: str, senders: str, kind: str, size: int, rate: float, seconds: float):
         start_at = time.monotonic() + 0.3
@@ -299,7 +351,9 @@ class Round:
         low, high, rate = 0.0, None, 4000.0
         fixed = float("nan")
         for _ in range(9):
-            result = self.timed_load("oneway", "all", kind, size, rate, o.step_seconds)
+            # Profiled at the one rate every system is offered, so the profiles compare message for message.
+            with self.profiled(f"{kind}-at-{FIXED_RATE}") if rate == FIXED_RATE else contextlib.nullcontext():
+                result = self.timed_load("oneway", "all", kind, size, rate, o.step_seconds)
             delivered = result["received"] / o.step_seconds
             p99 = percentile(result["latencies"], 0.99) * 1000
             if result["errors"]:
@@ -370,6 +424,21 @@ class Round:
         self.figures["storm all done s"] = max(r["seconds"] for r in results)
         self.figures["storm failures"] = sum(r["failures"] for r in results)
         self.workers.all("close_group", {"group": "storm"})
+
+
+@contextlib.contextmanager
+def sampler(argv: list[str]):
+    """A profiler attached to the server for the span of the block, stopped as it asks (SIGINT) so it writes out."""
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)  # attached before the phase begins
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def profile_summary(raw: str, top: int = 40) -> str:
@@ -459,6 +528,8 @@ def run_round(system: str, round_no: int, options: Options, work: Path, python: 
     if system == "telepractice":
         port = telepractice_port  # the seeded public origin names this port
         argv = [python, "-m", "telepractice", "serve"]
+        if options.count_calls:
+            argv = [python, str(BENCH / "call_count.py"), str(RESULTS / "calls-telepractice"), "telepractice"]
         if options.server_gc_off:  # an experiment: how much of telepractice's cost is the cyclic collector
             argv = [python, "-c", "import gc, runpy, sys; gc.disable(); sys.argv = ['telepractice', 'serve']; "
                                   "runpy.run_module('telepractice', run_name='__main__')"]
@@ -467,7 +538,10 @@ def run_round(system: str, round_no: int, options: Options, work: Path, python: 
         people = telepractice_people(seeded, options, round_no, total_idle)
     elif system == "relay":
         port = free_port()
-        server = start("bare relay", [python, str(BENCH / "bare_relay.py"), str(port)], dict(os.environ), port, work)
+        argv = [python, str(BENCH / "bare_relay.py"), str(port)]
+        if options.count_calls:
+            argv = [python, str(BENCH / "call_count.py"), str(RESULTS / "calls-relay"), *argv[1:]]
+        server = start("bare relay", argv, dict(os.environ), port, work)
         spec = {"system": system, "port": port}
         people = relay_people(options, round_no, total_idle)
     else:
@@ -559,7 +633,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-browser", action="store_true")
     p.add_argument("--skip-database", action="store_true")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, data)")
-    p.add_argument("--profile", action="store_true", help="py-spy the telepractice server: bench/results/profile-*")
+    p.add_argument("--profile", action="store_true", help="py-spy both Python servers: bench/results/profile-*")
+    p.add_argument("--perf", action="store_true",
+                   help="sample every server with Linux perf instead (kernel and C too): bench/results/perf-*")
+    p.add_argument("--count-calls", action="store_true",
+                   help="count the Python servers' function calls per frame instead: bench/results/calls-*")
     p.add_argument("--experiment-gc-off", action="store_true",
                    help="run telepractice with the cyclic garbage collector disabled (to measure its share)")
     p.add_argument("--idle", default="", help="idle connection steps, e.g. 1000,5000,10000")
@@ -580,7 +658,7 @@ def main(argv: list[str] | None = None) -> int:
                           latency_seconds=2.5, max_rate=45000, idle_step_seconds=30.0)
     if args.idle:
         options = dataclasses.replace(options, idle_steps=tuple(int(x) for x in args.idle.split(",")))
-    options = dataclasses.replace(options, profile=args.profile, server_gc_off=args.experiment_gc_off)
+    options = dataclasses.replace(options, profile=args.profile, perf=args.perf, count_calls=args.count_calls, server_gc_off=args.experiment_gc_off)
     if max(options.idle_steps) + 200 > hard:
         print(f"warning: the open-files limit is {hard}; idle connections may fail", file=sys.stderr)
     RESULTS.mkdir(exist_ok=True)

@@ -315,7 +315,8 @@ class Room:
             raise errors.SessionEnded()
 
     def _sender(self, peer: Peer) -> Participant:
-        self._require_open()
+        if self.state is RoomState.ENDED:  # _require_open, without its call: every message passes here
+            raise errors.SessionEnded()
         record = self._roster.current(peer)
         if record is None:
             raise errors.StaleConnection()
@@ -495,7 +496,7 @@ class Room:
                 relayed = outbound.relayed_candidate(sender.id, message)
             case _:
                 assert_never(message)
-        self._roster.send(target, relayed)
+        target.peer.send(relayed)  # type: ignore[union-attr]  # in the call, so connected
 
     def _chat(self, sender: Participant, message: Chat, now: float) -> None:
         """Relay a chat line to everyone in the sender's part of the call, and nowhere else; nothing is kept.

@@ -23,6 +23,7 @@ from telepractice.errors import Forbidden
 from telepractice.openapi import ApiRoutes
 from telepractice.signaling import errors, frames, outbound, turn
 from telepractice.signaling.errors import CloseCode, SignalingProtocolError, SignalingUserError
+from telepractice.signaling.heartbeat import ping_needed
 from telepractice.signaling.identity import Admission
 from telepractice.signaling.messages import MAX_FRAME_BYTES, MAX_ID_CHARS, Hello, InboundMessage, parse
 from telepractice.signaling.outbound import Message
@@ -59,18 +60,17 @@ class Connection:
         self._outbox_limit = outbox_limit
         self._wakeup = asyncio.Event()
         self._closed = asyncio.Event()
-        self._close_request: tuple[int, str] | None = None
+        # The close asked for, if any (code, reason); an attribute the read loop checks before every frame.
+        self.close_request: tuple[int, str] | None = None
+        self.frames_sent = 0  # counted so the heartbeat can tell a connection that is busy anyway
         # Adds what only the transport knows (a resume token, TURN credentials) to a message on its way out;
         # called only for the kinds that carry such fields (DECORATED), not for every relayed message.
         self.decorate: Callable[[Message], Message] = lambda message: message
 
-    @property
-    def closing(self) -> bool:
-        return self._close_request is not None
-
     def send(self, message: Message) -> None:
-        if self._close_request is not None:
+        if self.close_request is not None:
             return
+        self.frames_sent += 1
         if len(self._outbox) >= self._outbox_limit:
             # A client that reads too slowly must not make the server hold its messages forever.
             log.warning("closing a signalling connection that stopped reading (%d messages queued)", len(self._outbox))
@@ -82,9 +82,13 @@ class Connection:
                 message = self.decorate(message)
             except Exception:
                 log.exception("could not add transport fields to a %s message", message.get("type"))
-        if not self._outbox and self._writes_now():
+        transport = self._transport
+        # Straight onto the wire only when open both ways and the socket keeps up (checked inline: every
+        # relayed message passes here).
+        if (not self._outbox and transport is not None and not self._ws.closed and not transport.is_closing()
+                and not transport.get_write_buffer_size()):
             try:
-                self._transport.write(frames.text_frame(outbound.dump(message).encode("utf-8")))  # type: ignore[union-attr]
+                transport.write(frames.text_frame(outbound.dump(message).encode("utf-8")))
                 return
             except Exception:
                 log.exception("writing a %s message to a signalling connection failed", message.get("type"))
@@ -93,16 +97,10 @@ class Connection:
         self._outbox.append(message)
         self._wakeup.set()
 
-    def _writes_now(self) -> bool:
-        """Whether a frame can go straight onto the wire: open both ways, and the socket keeping up."""
-        transport = self._transport
-        return (transport is not None and not self._ws.closed and not transport.is_closing()
-                and transport.get_write_buffer_size() == 0)
-
     def close(self, code: int, reason: str) -> None:
         """Close after the messages already queued; the first close asked for wins."""
-        if self._close_request is None:
-            self._close_request = (int(code), reason)
+        if self.close_request is None:
+            self.close_request = (int(code), reason)
             self._wakeup.set()
 
     async def wait_closed(self) -> None:
@@ -116,8 +114,8 @@ class Connection:
                 self._wakeup.clear()
                 while self._outbox:
                     await self._ws.send_str(outbound.dump(self._outbox.popleft()))
-                if self._close_request is not None:
-                    code, reason = self._close_request
+                if self.close_request is not None:
+                    code, reason = self.close_request
                     await self._ws.close(code=code, message=reason.encode())
                     return
         except ConnectionError:
@@ -125,7 +123,7 @@ class Connection:
         except Exception:
             log.exception("writing to a signalling connection failed")
         finally:
-            self._close_request = self._close_request or (CloseCode.GOING_AWAY, "going-away")
+            self.close_request = self.close_request or (CloseCode.GOING_AWAY, "going-away")
             self._closed.set()
 
 
@@ -148,7 +146,9 @@ async def signaling_socket(request: web.Request) -> web.WebSocketResponse:
     writer = asyncio.create_task(connection.write())
     service.connections.add(connection)
     try:
-        await _Socket(request, service, ws, connection).run()
+        # The read loop is a task of its own: each frame then resumes only its coroutines, not also the request
+        # handler's and every middleware's around it (bench/README.md). Cancelling the handler cancels it too.
+        await asyncio.create_task(_Socket(request, service, ws, connection).run())
     except Exception:
         log.exception("a signalling connection failed")
         connection.close(CloseCode.INTERNAL_ERROR, "internal-error")
@@ -172,6 +172,7 @@ class _Socket:
         self.budget = MessageBudget()
         self.last_heard = service.now()
         self.pings_sent = 0  # also the next ping's nonce
+        self._frames_at_last_visit = 0
 
     async def run(self) -> None:
         room = await self._join()
@@ -219,7 +220,7 @@ class _Socket:
         if frame.type not in _FRAMES:
             return None
         try:
-            message = self._decode(frame)
+            message = self._decode(frame, self.service.now())
         except (SignalingProtocolError, SignalingUserError) as error:
             if error.close_code is None:
                 # Anything but a well-formed hello first ends the connection.
@@ -262,24 +263,24 @@ class _Socket:
     # --- the call -----------------------------------------------------------
 
     async def _read(self, room: Room) -> None:
-        while not self.connection.closing:
+        while self.connection.close_request is None:
             frame = await self.ws.receive()
             if frame.type not in _FRAMES:
                 return
             message: InboundMessage | None = None
+            now = self.service.now()
             try:
-                message = self._decode(frame)
+                message = self._decode(frame, now)
                 if message is not None:
-                    room.receive(self.connection, message, self.service.now())
+                    room.receive(self.connection, message, now)
             except (SignalingProtocolError, SignalingUserError) as error:
                 self._refuse(error, None if message is None else message.TYPE)
             finally:
                 if room.has_news:  # most messages are relayed and record nothing: no hand-over to await
                     await self.service.report(room)
 
-    def _decode(self, frame: WSMessage) -> InboundMessage | None:
+    def _decode(self, frame: WSMessage, now: float) -> InboundMessage | None:
         """The frame as a message, within the budget; None when it is dropped silently."""
-        now = self.service.now()
         self.last_heard = now  # any frame, even one refused, is a sign of life
         data = frame.data
         size = len(data) if isinstance(data, bytes) or data.isascii() else _utf8_length(data)
@@ -293,12 +294,17 @@ class _Socket:
         return parse(data)
 
     def beat(self, now: float) -> None:
-        """Once per ping interval (the service's heartbeat timer): ping, or close after the silence timeout."""
-        if now - self.last_heard >= self.service.timings.silence_timeout:
+        """Once per ping interval (the service's heartbeat timer): ping unless traffic went both ways since the last
+        visit, or close after the silence timeout."""
+        timings = self.service.timings
+        if now - self.last_heard >= timings.silence_timeout:
             self.connection.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat-timeout")
             return
-        self.pings_sent += 1
-        self.connection.send(outbound.ping(self.pings_sent))
+        sent = self.connection.frames_sent != self._frames_at_last_visit
+        if ping_needed(now, self.last_heard, timings.ping_interval, sent):
+            self.pings_sent += 1
+            self.connection.send(outbound.ping(self.pings_sent))
+        self._frames_at_last_visit = self.connection.frames_sent  # the ping itself does not count as traffic
 
     def _refuse(self, error: SignalingError, refused: str | None = None) -> None:
         self.connection.send(outbound.error(error, refused))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import json
@@ -550,14 +551,56 @@ async def test_server_pings_and_closes_a_silent_connection_with_4008(
     assert (frame.type, frame.data) == (aiohttp.WSMsgType.CLOSE, 4008)
 
 
-async def test_a_participant_dropped_past_the_grace_period_has_left(aiohttp_client: Any, settings: Settings) -> None:
-    app, client = await started(aiohttp_client, settings, timings=Timings(reconnect_grace=0.3, expire_interval=0.05))
+async def in_a_call_with_timings(
+    aiohttp_client: Any, settings: Settings, timings: Timings
+) -> tuple[LoggedInStaff, Family, aiohttp.ClientWebSocketResponse, aiohttp.ClientWebSocketResponse]:
+    """A worker hosting and a guardian admitted, on a server with the given timings."""
+    app, client = await started(aiohttp_client, settings, timings=timings)
     host_staff, boss = await staff_pair(app, client)
     family = await schedule_family_session(app, host_staff.member, boss)
     connect = connector(client, settings)
     host = await connect(host_staff.access_token, family.session_id)
     await receive_until(host, "admitted")
-    guardian = await admitted_guardian(connect, host, family)
+    return host_staff, family, host, await admitted_guardian(connect, host, family)
+
+
+async def test_a_connection_busy_both_ways_is_not_pinged_and_is_pinged_again_once_quiet(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    timings = Timings(ping_interval=0.3, silence_timeout=5.0)
+    host_staff, family, host, guardian = await in_a_call_with_timings(aiohttp_client, settings, timings)
+
+    async def pings_heard(ws: aiohttp.ClientWebSocketResponse, to: str, trading: bool, seconds: float) -> int:
+        """Pings answered over ``seconds``, after the first interval (a ping may be on its way as it starts)."""
+        loop = asyncio.get_running_loop()
+        pings, counted_from, deadline = 0, loop.time() + 0.4, loop.time() + seconds
+        while loop.time() < deadline:
+            if trading:
+                await ws.send_json({"v": 1, "type": "candidate", "to": to, "candidate": ""})
+            try:
+                frame = await ws.receive(timeout=0.02)
+            except TimeoutError:
+                continue
+            message = json.loads(frame.data)
+            if message["type"] == "ping":
+                pings += loop.time() >= counted_from
+                await ws.send_json({"v": 1, "type": "pong", "nonce": message["nonce"]})
+        return pings
+
+    # Each side sends a candidate every ~20 ms for 2.4 s: after the first, ~6 visits of 0.3 s each, none of
+    # which needs a ping (one is allowed, for a test client held up a whole interval on a busy machine).
+    busy = await asyncio.gather(pings_heard(host, family.guardian_id, True, 2.4),
+                                pings_heard(guardian, host_staff.member.id, True, 2.4))
+    assert max(busy) <= 1, busy
+    # Quiet again: pings resume.
+    quiet = await asyncio.gather(pings_heard(host, family.guardian_id, False, 1.9),
+                                 pings_heard(guardian, host_staff.member.id, False, 1.9))
+    assert min(quiet) >= 2, quiet
+
+
+async def test_a_participant_dropped_past_the_grace_period_has_left(aiohttp_client: Any, settings: Settings) -> None:
+    timings = Timings(reconnect_grace=0.3, expire_interval=0.05)
+    _host_staff, family, host, guardian = await in_a_call_with_timings(aiohttp_client, settings, timings)
     await guardian.close()
     dropped, _ = await receive_until(host, "presence")
     assert dropped["event"] == "dropped"

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from telepractice.signaling.heartbeat import Heartbeat
+from telepractice.signaling.heartbeat import Heartbeat, ping_needed
 
 
 class Member:
@@ -80,3 +80,17 @@ async def test_run_visits_members_on_the_event_loop_clock() -> None:
         task.cancel()
     assert len(visits) >= 3
     assert [when for _, when in visits] == sorted(when for _, when in visits)
+
+
+@pytest.mark.parametrize(
+    ("heard_ago", "sent", "pinged"),
+    [
+        (0.5, True, False),  # traffic both ways since the last visit: each side already hears the other
+        (0.5, False, True),  # the connection only sends: it hears nothing from us but pings
+        (6.0, True, True),  # the connection only receives: we must hear a pong to know it is there
+        (6.0, False, True),  # quiet both ways
+        (5.0, True, True),  # heard exactly one interval ago: not since the last visit
+    ],
+)
+def test_a_visit_pings_unless_traffic_went_both_ways_since_the_last(heard_ago: float, sent: bool, pinged: bool) -> None:
+    assert ping_needed(100.0, 100.0 - heard_ago, 5.0, sent) is pinged

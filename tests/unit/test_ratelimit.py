@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from telepractice.signaling.messages import MAX_FRAME_BYTES
@@ -97,9 +99,42 @@ def test_a_message_refused_for_its_bytes_spends_no_message_token() -> None:
     budget = MessageBudget(message_burst=2, byte_burst=MAX_FRAME_BYTES, bytes_per_second=1)
     assert budget.admit(0.0, MAX_FRAME_BYTES) is Verdict.ACCEPT
     assert budget.admit(0.0, MAX_FRAME_BYTES) is Verdict.REFUSE
-    assert budget.messages.tokens(0.0) == 1
+    assert budget.tokens(0.0)[0] == 1
 
 
 def test_a_budget_must_hold_one_whole_frame() -> None:
     with pytest.raises(ValueError, match="one whole frame"):
         MessageBudget(byte_burst=MAX_FRAME_BYTES - 1)
+
+
+def _two_buckets_verdicts(frames: list[tuple[float, int]], max_refused: int, **rates: float) -> list[Verdict]:
+    """The budget's rule spelled out with two TokenBuckets, to check the one-method budget against."""
+    messages = TokenBucket(rates["messages_per_second"], rates["message_burst"])
+    data = TokenBucket(rates["bytes_per_second"], rates["byte_burst"])
+    verdicts, refused = [], 0
+    for now, size in frames:
+        if messages.can_take(now) and data.can_take(now, size):
+            messages.take(now)
+            data.take(now, size)
+            refused = 0
+            verdicts.append(Verdict.ACCEPT)
+            continue
+        refused += 1
+        verdicts.append(Verdict.DISCONNECT if refused > max_refused else
+                        Verdict.REFUSE if refused == 1 else Verdict.DROP)
+    return verdicts
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_budget_gives_the_verdicts_of_two_token_buckets(seed: int) -> None:
+    rng = random.Random(seed)
+    rates = {"messages_per_second": rng.choice([1.0, 5.0, 50.0]), "message_burst": rng.choice([1.0, 3.0, 200.0]),
+             "bytes_per_second": rng.choice([1000.0, 256 * 1024.0]),
+             "byte_burst": rng.choice([float(MAX_FRAME_BYTES), 1024 * 1024.0])}
+    now, frames = 0.0, []
+    for _ in range(500):
+        # Mostly forwards, sometimes the same instant, now and then a clock that steps back.
+        now = max(0.0, now + rng.choice([0.0, 0.001, 0.05, 0.3, 2.0, -0.5]))
+        frames.append((now, rng.choice([10, 250, 4096, MAX_FRAME_BYTES])))
+    budget = MessageBudget(max_refused=1000, **rates)
+    assert [budget.admit(now, size) for now, size in frames] == _two_buckets_verdicts(frames, 1000, **rates)
