@@ -42,6 +42,7 @@ PING_INTERVAL_SECONDS = 5.0
 SILENCE_TIMEOUT_SECONDS = 20.0
 
 _ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]+")
+_ID_MATCH = _ID_PATTERN.fullmatch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -376,16 +377,30 @@ def _message_class(document: dict[str, Any]) -> type[InboundMessage]:
 
 @dataclasses.dataclass(frozen=True)
 class _FieldTable:
-    """A message class's fields as parse needs them, built once per class rather than once per message."""
+    """A message class's fields as parse needs them, built once per class rather than once per message.
 
-    fields: tuple[tuple[str, Spec, bool], ...]  # (name, spec, required), in declaration order
+    Each field is (name, spec, required, kind, low, high, is_id): the last four are what a valid value is
+    checked against inline, for text its length and for an integer its value; kind is None where only
+    ``_checked`` decides (lists of ids, flags, text that is trimmed first).
+    """
+
+    fields: tuple[tuple[str, Spec, bool, type | None, int, int, bool], ...]  # in declaration order
     allowed: frozenset[str]  # the fields and the envelope
 
 
+def _quick_form(spec: Spec) -> tuple[type | None, int, int, bool]:
+    if spec.kind is str and not spec.trim:
+        return str, spec.min_length, spec.max_length, spec.is_id
+    if spec.kind is int:
+        return int, spec.minimum, spec.maximum, False
+    return None, 0, 0, False
+
+
 def _table_of(cls: type[InboundMessage]) -> _FieldTable:
-    fields = tuple((field.name, field.metadata["spec"], field.default is dataclasses.MISSING)
+    fields = tuple((field.name, field.metadata["spec"], field.default is dataclasses.MISSING,
+                    *_quick_form(field.metadata["spec"]))
                    for field in dataclasses.fields(cls))
-    return _FieldTable(fields, frozenset(name for name, _, _ in fields) | _ENVELOPE)
+    return _FieldTable(fields, frozenset(field[0] for field in fields) | _ENVELOPE)
 
 
 _TABLES: Mapping[type[InboundMessage], _FieldTable] = {cls: _table_of(cls) for cls in INBOUND.values()}
@@ -397,12 +412,18 @@ def _fields_of(cls: type[InboundMessage], document: dict[str, Any]) -> dict[str,
         key = next(key for key in document if key not in table.allowed)
         raise UnknownField(f"Messages of type '{cls.TYPE}' have no field '{_shown(key)}'.", field=_shown(key))
     values: dict[str, Any] = {}
-    for name, spec, required in table.fields:
+    for name, spec, required, kind, low, high, is_id in table.fields:
         if name in document:
             value = document[name]
-            # Text is most of what arrives: checked without the call that dispatches on the kind.
-            values[name] = (_checked_text(name, value, spec) if type(value) is str and spec.kind is str
-                            else _checked(name, value, spec))
+            # What a valid id, SDP, candidate or index passes, checked inline (see parse): ASCII text within
+            # its lengths (an id also of its characters) or an integer within its range. Anything else, valid
+            # or not, goes to _checked, which says exactly what is wrong.
+            if type(value) is kind and (
+                    (low <= len(value) <= high and value.isascii() and (not is_id or _ID_MATCH(value) is not None))
+                    if kind is str else low <= value <= high):
+                values[name] = value
+            else:
+                values[name] = _checked(name, value, spec)
         elif required:
             raise InvalidField(f"'{name}' is required.", field=name)
     return values

@@ -150,15 +150,20 @@ class Room:
             self._welcome(record)
             self._settle_waiting(record, now)
 
-    def receive(self, peer: Peer, message: InboundMessage, now: float) -> None:
-        """One parsed message from ``peer``; raises a signalling error to refuse it."""
+    def receive(self, peer: Peer, message: InboundMessage, now: float) -> bool:
+        """One parsed message from ``peer``; raises a signalling error to refuse it.
+
+        Returns whether attendance or safety events now wait to be taken (``has_news``): never after a relayed
+        message, which records nothing, so the caller need not ask for nearly every message.
+        """
         sender = self._sender(peer)
         if type(message) in _RELAYED:
-            # Nearly every message is one of these: relayed before the other kinds are matched.
-            if not sender.in_call:
+            # Nearly every message is one of these: relayed before the other kinds are matched, and in_call
+            # read in line (the sender's peer is set, since it is theirs that sent this).
+            if sender.state is not State.ADMITTED:
                 raise errors.NotAdmitted()
             self._relay(sender, message)  # type: ignore[arg-type]
-            return
+            return False
         self._authorise(sender, message)
         match message:
             case Admit():
@@ -206,6 +211,7 @@ class Room:
                 raise errors.AlreadyJoined()
             case _:
                 assert_never(message)
+        return self.has_news
 
     def disconnect(self, peer: Peer, now: float) -> None:
         """The socket of ``peer`` closed without leave: hold their place for the grace period."""
@@ -483,17 +489,19 @@ class Room:
         target = self._roster.target(message.to)
         if target is sender:
             raise errors.InvalidTarget("A participant cannot signal to themselves.", participant=target.id)
-        if not target.in_call:
+        # in_call and id read in line: every relayed message passes here, and a property is a call.
+        if target.state is not State.ADMITTED or target.peer is None:
             raise errors.PeerUnavailable(participant=target.id)
         if target.side_room != sender.side_room:
             raise errors.PeerApart(participant=target.id)
+        sender_id = sender.identity.participant_id
         match message:
             case Offer():
-                relayed = outbound.relayed_offer(sender.id, message.sdp)
+                relayed = outbound.relayed_offer(sender_id, message.sdp)
             case Answer():
-                relayed = outbound.relayed_answer(sender.id, message.sdp)
+                relayed = outbound.relayed_answer(sender_id, message.sdp)
             case Candidate():
-                relayed = outbound.relayed_candidate(sender.id, message)
+                relayed = outbound.relayed_candidate(sender_id, message)
             case _:
                 assert_never(message)
         target.peer.send(relayed)  # type: ignore[union-attr]  # in the call, so connected

@@ -271,13 +271,13 @@ class _Socket:
             now = self.service.now()
             try:
                 message = self._decode(frame, now)
-                if message is not None:
-                    room.receive(self.connection, message, now)
+                if message is None or not room.receive(self.connection, message, now):
+                    continue  # dropped, or nothing recorded (most messages are relayed): no hand-over to await
             except (SignalingProtocolError, SignalingUserError) as error:
                 self._refuse(error, None if message is None else message.TYPE)
-            finally:
-                if room.has_news:  # most messages are relayed and record nothing: no hand-over to await
-                    await self.service.report(room)
+                if not room.has_news:
+                    continue
+            await self.service.report(room)
 
     def _decode(self, frame: WSMessage, now: float) -> InboundMessage | None:
         """The frame as a message, within the budget; None when it is dropped silently."""

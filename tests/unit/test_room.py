@@ -66,8 +66,8 @@ class Scene:
         self.room.connect(self.identity(pid, role, **options), peer, self.now)
         return peer
 
-    def say(self, peer: FakePeer, kind: str, **fields: Any) -> None:
-        self.room.receive(peer, parse(json.dumps({"v": 1, "type": kind, **fields})), self.now)
+    def say(self, peer: FakePeer, kind: str, **fields: Any) -> bool:
+        return self.room.receive(peer, parse(json.dumps({"v": 1, "type": kind, **fields})), self.now)
 
     def refused(self, peer: FakePeer, kind: str, **fields: Any) -> Any:
         with pytest.raises(Exception) as caught:
@@ -357,6 +357,22 @@ def test_offers_answers_and_candidates_reach_only_the_named_peer_from_the_real_s
     ]
     assert peers["mum"].sent == [{"v": 1, "type": "answer", "from": "dad", "sdp": "v=0 answer"}]
     assert peers["host"].sent == []
+
+
+def test_receive_says_whether_events_wait_and_a_relayed_message_never_records_one(scene: Scene) -> None:
+    peers = scene.call("mum")
+    scene.room.take_events()
+    for kind, fields in [("offer", {"sdp": "v=0"}), ("answer", {"sdp": "v=0"}), ("candidate", {"candidate": "c"})]:
+        assert scene.say(peers["mum"], kind, to="host", **fields) is False
+        assert not scene.room.has_news
+    assert scene.say(peers["mum"], "ping", nonce=1) is False
+    scene.join("dad")
+    scene.room.take_events()
+    assert scene.say(peers["host"], "admit", participant="dad") is True
+    assert [event.kind for event in scene.room.take_events()] == [EventKind.ADMITTED]
+    assert scene.say(peers["mum"], "help") is True
+    assert scene.room.take_safety_events()
+    assert scene.say(peers["mum"], "media-state", audio=False, video=True) is False  # shown to others, not recorded
 
 
 def test_signalling_to_a_participant_of_another_room_is_refused(scene: Scene) -> None:

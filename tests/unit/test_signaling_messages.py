@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from telepractice.errors import ProtocolError, UserError
-from telepractice.signaling import outbound
+from telepractice.signaling import messages, outbound
 from telepractice.signaling.errors import CloseCode, error_classes
 from telepractice.signaling.messages import (
     INBOUND,
@@ -287,6 +287,36 @@ def test_fields_exactly_at_their_limit_are_accepted() -> None:
     assert len(parse(frame("offer", to="p" * MAX_ID_CHARS, sdp="x" * MAX_SDP_CHARS)).sdp) == MAX_SDP_CHARS
     assert parse(frame("candidate", to="p-1", candidate="c" * MAX_CANDIDATE_CHARS)).candidate
     assert parse(frame("hello", token="t" * MAX_TOKEN_CHARS)).token
+
+
+def _edge_values(spec: messages.Spec) -> list[Any]:
+    """Values at and around every limit a field's spec sets, and of every other JSON kind."""
+    lengths = {0, 1, spec.min_length - 1, spec.min_length, spec.max_length, spec.max_length + 1}
+    text = [("p" * n) for n in sorted(lengths) if n >= 0]
+    text += ["é", "p é", " p ", "p\n1", "a/b", "\ud800", "p" * (spec.max_length - 1) + "é"]
+    numbers = [spec.minimum - 1, spec.minimum, spec.maximum, spec.maximum + 1]
+    return [*text, *numbers, None, True, False, 1.5, [], ["p-1"], {"a": 1}]
+
+
+def _outcome(run: Any) -> tuple[str, Any]:
+    try:
+        return "value", run()
+    except ProtocolError as error:
+        return type(error).__name__, error.detail
+
+
+@pytest.mark.parametrize("kind", sorted(VALID))
+def test_each_field_check_parse_makes_inline_agrees_with_the_full_check(kind: str) -> None:
+    # parse checks a valid value in line (telepractice/signaling/messages.py _fields_of); the full check
+    # _checked is the specification: the same value must be kept, or refused with the same error.
+    cls = INBOUND[kind]
+    for field in dataclasses.fields(cls):
+        spec = field.metadata["spec"]
+        for value in _edge_values(spec):
+            through_parse = _outcome(lambda: getattr(parse(frame(kind, **{**VALID[kind], field.name: value})),
+                                                     field.name))
+            reference = _outcome(lambda: messages._checked(field.name, value, spec))
+            assert through_parse == reference, (kind, field.name, value)
 
 
 @pytest.mark.parametrize("participant", ["", "a b", "é", "../x", "p\n1", "p/1", "<script>", "p\u00001"])
