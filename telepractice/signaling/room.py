@@ -156,7 +156,11 @@ class Room:
         Returns whether attendance or safety events now wait to be taken (``has_news``): never after a relayed
         message, which records nothing, so the caller need not ask for nearly every message.
         """
-        sender = self._sender(peer)
+        if self.state is RoomState.ENDED:
+            raise errors.SessionEnded()
+        sender = self._roster.current(peer)
+        if sender is None:
+            raise errors.StaleConnection()
         if type(message) in _RELAYED:
             # Nearly every message is one of these: relayed before the other kinds are matched, and in_call
             # read in line (the sender's peer is set, since it is theirs that sent this).
@@ -319,14 +323,6 @@ class Room:
     def _require_open(self) -> None:
         if self.state is RoomState.ENDED:
             raise errors.SessionEnded()
-
-    def _sender(self, peer: Peer) -> Participant:
-        if self.state is RoomState.ENDED:  # _require_open, without its call: every message passes here
-            raise errors.SessionEnded()
-        record = self._roster.current(peer)
-        if record is None:
-            raise errors.StaleConnection()
-        return record
 
     def _authorise(self, sender: Participant, message: InboundMessage) -> None:
         if isinstance(message, _HOST_ONLY) and sender.role is not Role.HOST:

@@ -175,12 +175,31 @@ class _Socket:
         self._frames_at_last_visit = 0
 
     async def run(self) -> None:
+        """Hello and joining, then each frame into the room until the socket or the room closes it.
+
+        The read loop is written here rather than in a coroutine of its own: every frame resumes each coroutine
+        the task is in, and this is the task's own (bench/README.md).
+        """
         room = await self._join()
         if room is None:
             return
         self.service.heartbeat.add(self)
         try:
-            await self._read(room)
+            while self.connection.close_request is None:
+                frame = await self.ws.receive()
+                if frame.type not in _FRAMES:
+                    return
+                message: InboundMessage | None = None
+                now = self.service.now()
+                try:
+                    message = self._decode(frame, now)
+                    if message is None or not room.receive(self.connection, message, now):
+                        continue  # dropped, or nothing recorded (most messages are relayed): no hand-over to await
+                except (SignalingProtocolError, SignalingUserError) as error:
+                    self._refuse(error, None if message is None else message.TYPE)
+                    if not room.has_news:
+                        continue
+                await self.service.report(room)
         finally:
             self.service.heartbeat.discard(self)
             self.service.disconnect(room, self.connection, self.service.now())
@@ -261,23 +280,6 @@ class _Socket:
         return message
 
     # --- the call -----------------------------------------------------------
-
-    async def _read(self, room: Room) -> None:
-        while self.connection.close_request is None:
-            frame = await self.ws.receive()
-            if frame.type not in _FRAMES:
-                return
-            message: InboundMessage | None = None
-            now = self.service.now()
-            try:
-                message = self._decode(frame, now)
-                if message is None or not room.receive(self.connection, message, now):
-                    continue  # dropped, or nothing recorded (most messages are relayed): no hand-over to await
-            except (SignalingProtocolError, SignalingUserError) as error:
-                self._refuse(error, None if message is None else message.TYPE)
-                if not room.has_news:
-                    continue
-            await self.service.report(room)
 
     def _decode(self, frame: WSMessage, now: float) -> InboundMessage | None:
         """The frame as a message, within the budget; None when it is dropped silently."""
