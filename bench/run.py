@@ -225,19 +225,21 @@ class Round:
         self.figures: dict[str, float] = {}
         self.count_stops = 0
 
-    @contextlib.contextmanager
-    def profiled(self, phase: str):
-        """With --profile, py-spy samples the server through this phase (collapsed stacks): telepractice and,
-        to compare where each spends a message's time, the bare relay (PeerJS is not Python)."""
+    def profiled(self, phase: str) -> contextlib.AbstractContextManager[None]:
+        """The sampler the run asked for (--count-calls, --perf or --profile) around this phase, or none."""
         if self.options.count_calls:
-            with self.calls_counted(phase):
-                yield
-            return
+            return self.calls_counted(phase)
         if self.options.perf:
-            with self.perf_sampled(phase):
-                yield
-            return
-        if not self.options.profile or self.system not in ("telepractice", "relay"):
+            return self.perf_sampled(phase)
+        if self.options.profile:
+            return self.spied(phase)
+        return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def spied(self, phase: str):
+        """py-spy samples the server through this phase (collapsed stacks): telepractice and, to compare where
+        each spends a message's time, the bare relay (PeerJS is not Python)."""
+        if self.system not in ("telepractice", "relay"):
             yield
             return
         out = RESULTS / f"profile-{self.system}-{phase}.txt"
@@ -661,7 +663,8 @@ def main(argv: list[str] | None = None) -> int:
                           latency_seconds=2.5, max_rate=45000, idle_step_seconds=30.0)
     if args.idle:
         options = dataclasses.replace(options, idle_steps=tuple(int(x) for x in args.idle.split(",")))
-    options = dataclasses.replace(options, profile=args.profile, perf=args.perf, count_calls=args.count_calls, server_gc_off=args.experiment_gc_off)
+    options = dataclasses.replace(options, profile=args.profile, perf=args.perf, count_calls=args.count_calls,
+                                  server_gc_off=args.experiment_gc_off)
     if max(options.idle_steps) + 200 > hard:
         print(f"warning: the open-files limit is {hard}; idle connections may fail", file=sys.stderr)
     RESULTS.mkdir(exist_ok=True)

@@ -15,10 +15,10 @@ import socket
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-LOOPBACK = "127.0.0.1"
+from telepractice.testing.loopback import LOOPBACK_IPV4
 
 
-def held_port_socket(host: str = LOOPBACK) -> socket.socket:
+def held_port_socket(host: str = LOOPBACK_IPV4) -> socket.socket:
     """A TCP socket bound to a port the kernel chose on ``host``, not yet listening."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
