@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import uvloop
 
 MARK = "!!"
 MARK_WIDTH = 2 + 1 + 17 + 8  # "!!", kind, "%017.6f" seconds, "%08d" sequence
@@ -444,9 +445,5 @@ async def serve(conn: Any, spec: dict) -> None:
 
 
 def worker_main(conn: Any, spec: dict) -> None:
-    """Entry point of a load process: uvloop when installed (it keeps the schedule), else asyncio."""
-    try:
-        import uvloop
-        uvloop.run(serve(conn, spec))
-    except ImportError:
-        asyncio.run(serve(conn, spec))
+    """Entry point of a load process, on uvloop (it keeps the schedule)."""
+    uvloop.run(serve(conn, spec))

@@ -2,8 +2,7 @@
 
     .venv/bin/python bench/run.py            # or bench/run; --help for the options
 
-Installs what it needs (npm ``peer`` into bench/node_modules, uvloop into the
-venv), seeds a telepractice data directory through the service functions,
+Installs what it needs (npm ``peer`` into bench/node_modules), seeds a telepractice data directory through the service functions,
 starts each server itself on a free 127.0.0.1 port, drives it from several
 load processes (bench/load.py), stops it by its PID, and prints medians over
 the rounds with their spread. bench/README.md says what each figure means.
@@ -51,15 +50,12 @@ SATURATION_RESOLUTION = 0.07
 # --- installing ---------------------------------------------------------------------------
 
 
-def install(python: str) -> None:
-    """npm ``peer`` (locked) into bench/node_modules; uvloop for the load client into the venv."""
+def install() -> None:
+    """npm ``peer`` (locked) into bench/node_modules. uvloop, which the load client runs on too, comes with the
+    package."""
     if not (BENCH / "node_modules" / "peer").is_dir():
         command = ["npm", "ci"] if (BENCH / "package-lock.json").exists() else ["npm", "install"]
         subprocess.run([*command, "--no-audit", "--no-fund"], cwd=BENCH, check=True)
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        subprocess.run([python, "-m", "pip", "install", "--quiet", "uvloop"], check=True)
 
 
 # --- processes -------------------------------------------------------------------------------
@@ -652,7 +648,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     python = sys.executable
-    install(python)
+    install()
     hard = raise_fd_limit()
     if args.quick:
         options = Options(rounds=1, workers=args.workers, pairs=100, light=200, heavy=2000, idle_steps=(200, 500),

@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import orjson
+
 from telepractice.signaling.errors import (
     DuplicateKey,
     FieldTooLong,
@@ -333,7 +335,7 @@ def _refuse_constant(name: str) -> Any:
     raise NotJson(f"{name} is not a JSON number.")
 
 
-# One decoder for every message: json.loads with options builds a new JSONDecoder per call.
+# The exact decoder: json.loads with options builds a new JSONDecoder per call, so one is kept.
 _DECODER = json.JSONDecoder(object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
 
 
@@ -341,6 +343,26 @@ _SCAN = _DECODER.scan_once
 
 
 def _load_json(text: str) -> Any:
+    """The frame's JSON, refusing a key given twice in any object.
+
+    orjson decodes three times faster than the standard module but keeps the last
+    of two equal keys without a word. So its result is used only when writing it
+    back gives the frame's own text, byte for byte: text that is the serialisation
+    of a decoded document cannot hold a key twice. A browser's JSON.stringify
+    writes what orjson writes, so real frames take this path; anything else (white
+    space, escapes it would write otherwise, a key twice, what orjson cannot read)
+    goes to the exact decoder, which also says what is wrong.
+    """
+    try:
+        document = _fast_loads(text)
+        if _fast_dumps(document) == text.encode():
+            return document
+    except (orjson.JSONDecodeError, TypeError, UnicodeEncodeError):
+        pass  # the exact decoder below finds the same fault and raises the error that says where
+    return _load_json_exactly(text)
+
+
+def _load_json_exactly(text: str) -> Any:
     if text.startswith("{"):
         # What decode() does, without its two passes for white space around a message that has none.
         try:
@@ -354,6 +376,10 @@ def _load_json(text: str) -> Any:
     except (ValueError, RecursionError) as error:
         # ValueError covers JSONDecodeError and integers too long to convert.
         raise NotJson() from error
+
+
+_fast_loads = orjson.loads
+_fast_dumps = orjson.dumps
 
 
 def _unsupported(version: Any) -> UnsupportedVersion:

@@ -88,7 +88,7 @@ class Connection:
         if (not self._outbox and transport is not None and not self._ws.closed and not transport.is_closing()
                 and not transport.get_write_buffer_size()):
             try:
-                transport.write(frames.text_frame(outbound.dump(message).encode("utf-8")))
+                transport.write(frames.text_frame(outbound.dump(message)))
                 return
             except Exception:
                 log.exception("writing a %s message to a signalling connection failed", message.get("type"))
@@ -113,7 +113,7 @@ class Connection:
                 await self._wakeup.wait()
                 self._wakeup.clear()
                 while self._outbox:
-                    await self._ws.send_str(outbound.dump(self._outbox.popleft()))
+                    await self._ws.send_frame(outbound.dump(self._outbox.popleft()), WSMsgType.TEXT)
                 if self.close_request is not None:
                     code, reason = self.close_request
                     await self._ws.close(code=code, message=reason.encode())

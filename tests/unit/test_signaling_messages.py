@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
+import random
 from typing import Any
 
+import orjson
 import pytest
 
 from telepractice.errors import ProtocolError, UserError
@@ -52,7 +55,8 @@ def frame(kind: str | None = None, **fields: Any) -> str:
     if kind is not None:
         message["type"] = kind
     message.update(fields)
-    return json.dumps(message, ensure_ascii=False)
+    # Compact, as a browser's JSON.stringify writes it: the text parse() reads without the exact decoder.
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
 
 
 def refused(raw: str | bytes) -> Any:
@@ -141,6 +145,83 @@ def test_deeply_nested_json_is_refused_without_crashing() -> None:
 def test_duplicate_keys_are_refused_even_when_nested(raw: str) -> None:
     error = refused(raw)
     assert (error.code, error.close_code) == ("duplicate-key", CloseCode.INVALID_PAYLOAD)
+
+
+def _json_texts() -> list[str]:
+    """Documents written every way a client might, compact and not, each also with one of its keys given twice."""
+    rng = random.Random(20261124)
+    words = ["", "a", "v", "to", "é", "€", "😀", "\u2028", "/", "\\", '"', "\x00", "\x1f", "\x7f", "a:b", '"a":1']
+    numbers = [0, -0.0, 1, -1, 255, 2**53 + 1, 2**63, 2**64 + 1, 10**30, 1.0, 0.1, 1e21, 1.5e-7, -2.5]
+
+    def value(depth: int) -> Any:
+        pick = rng.randrange(9 if depth < 3 else 6)
+        if pick < 2:
+            return rng.choice(words) * rng.randrange(1, 3)
+        if pick < 4:
+            return rng.choice(numbers)
+        if pick == 4:
+            return rng.choice([True, False])
+        if pick == 5:
+            return None
+        if pick == 6:
+            return [value(depth + 1) for _ in range(rng.randrange(3))]
+        return obj(depth + 1)
+
+    def obj(depth: int) -> dict[str, Any]:
+        return {rng.choice(words + ["type", "sdp", "k" + str(n)]): value(depth) for n in range(rng.randrange(4))}
+
+    texts = ['{"v":1,"type":"ping","nonce":-0}', '{"v":1,"type":"ping","nonce":1E2}', '{"a":"\\u00e9"}',
+             '{"a":"\\/"}', '{"a":"\\ud83d\\ude00"}', '{"a":"\\ud800"}', '{"a":1}\n', ' {"a":1}']
+    for _ in range(600):
+        document = obj(0)
+        compact = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        texts += [compact, json.dumps(document), json.dumps(document, separators=(",", ":"))]
+        if document:
+            key = json.dumps(rng.choice(list(document)), ensure_ascii=False)
+            texts.append(compact[:-1] + "," + key + ":" + json.dumps(value(2), separators=(",", ":")) + "}")
+            texts.append("{" + key + ":0," + compact[1:])
+    return texts
+
+
+def _decoded(load: Any, text: str) -> tuple[str, Any]:
+    """What a decoder makes of the text, with every value's type, or the error it gives."""
+    try:
+        document = load(text)
+    except ProtocolError as error:
+        return "refused", error.code
+    return "decoded", _typed(document)
+
+
+def _typed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return ("object", [(key, _typed(item)) for key, item in value.items()])
+    if isinstance(value, list):
+        return ("array", [_typed(item) for item in value])
+    return (type(value).__name__, repr(value))
+
+
+def test_the_fast_json_path_decodes_every_text_exactly_as_the_exact_decoder() -> None:
+    texts = _json_texts()
+    fast_taken = sum(1 for text in texts if _fast_path_accepts(text))
+    for text in texts:
+        assert _decoded(messages._load_json, text) == _decoded(messages._load_json_exactly, text), text
+    # The corpus reaches both paths, and a key given twice always reaches the exact one.
+    assert 300 < fast_taken < len(texts) - 300
+    assert sum(1 for text in texts if _decoded(messages._load_json_exactly, text) == ("refused", "duplicate-key")) > 300
+
+
+def _fast_path_accepts(text: str) -> bool:
+    try:
+        return orjson.dumps(orjson.loads(text)) == text.encode()
+    except (orjson.JSONDecodeError, TypeError, UnicodeEncodeError):
+        return False
+
+
+def test_a_browsers_compact_frame_never_needs_the_exact_decoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(messages, "_load_json_exactly", lambda text: pytest.fail(f"exact decoder used for {text}"))
+    for kind, fields in VALID.items():
+        assert parse(frame(kind, **fields)).TYPE == kind
+    assert parse(frame("chat", text="Olá 😀 \"quoted\" \\ \n")).TYPE == "chat"
 
 
 def test_frames_over_64_kib_are_refused_as_text_and_as_bytes() -> None:
@@ -393,14 +474,22 @@ def test_an_error_message_carries_code_title_detail_and_whether_the_socket_close
     assert outbound.error(refused(b"\xff"))["closing"] is True
 
 
-def test_dump_writes_compact_json_and_keeps_non_ascii_text() -> None:
-    text = outbound.dump(outbound.relayed_offer("p-1", "s=Sessão"))
-    assert text == '{"v":1,"type":"offer","from":"p-1","sdp":"s=Sessão"}'
+def test_dump_writes_compact_utf8_json_and_keeps_non_ascii_text() -> None:
+    payload = outbound.dump(outbound.relayed_offer("p-1", "s=Sessão"))
+    assert payload == '{"v":1,"type":"offer","from":"p-1","sdp":"s=Sessão"}'.encode()
 
 
-def test_dump_refuses_nan() -> None:
-    with pytest.raises(ValueError):
-        outbound.dump({"v": 1, "type": "bitrate", "max_kbps": float("nan")})
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_dump_never_writes_text_a_browser_cannot_parse(number: float) -> None:
+    payload = outbound.dump({"v": 1, "type": "bitrate", "max_kbps": number})
+    assert json.loads(payload, parse_constant=lambda name: pytest.fail(f"{name} written")) == {
+        "v": 1, "type": "bitrate", "max_kbps": None}
+
+
+@pytest.mark.parametrize("value", [Offer(to="p-1", sdp="v=0"), datetime.datetime(2026, 11, 24), object(), b"x"])
+def test_dump_refuses_what_no_message_holds_rather_than_writing_its_fields(value: Any) -> None:
+    with pytest.raises(TypeError):
+        outbound.dump({"v": 1, "type": "chat", "text": value})
 
 
 def test_every_outbound_builder_makes_a_versioned_message_of_a_listed_type() -> None:
