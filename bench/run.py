@@ -45,6 +45,10 @@ FIXED_RATE = 8000
 # Bisection stops when the bracket is this narrow: at 15 % a system landed on 16,000 or 24,000 and its ratio to
 # another on 0.67x or 1.0x from one noisy step; 7 % costs about three more 2-second steps a kind.
 SATURATION_RESOLUTION = 0.07
+# The functions that put one frame on the wire, as --count-calls names them: telepractice's direct write and
+# aiohttp's writer (telepractice's queued path, and the relay's only one). On uvloop the socket send itself is
+# libuv's, which Python's profiler does not see.
+FRAME_WRITERS = {("signaling/frames.py", "text_frame"), ("_websocket/writer.py", "WebSocketWriter.send_frame")}
 
 
 # --- installing ---------------------------------------------------------------------------
@@ -265,9 +269,9 @@ class Round:
             time.sleep(0.5)  # written whole by then: a few hundred lines
             rows = [line.split("\t") for line in counted.read_text().splitlines()]
             counted.unlink()
-            sends = sum(int(n) for n, where, name in rows if where == "C" and name == "socket.send")
+            sends = sum(int(n) for n, where, name in rows if (where, name) in FRAME_WRITERS)
             python = sum(int(n) for n, where, _ in rows if where != "C")
-            lines = [f"{sends} socket sends; per send: {sum(int(n) for n, _, _ in rows) / max(1, sends):.1f} calls, "
+            lines = [f"{sends} frames sent; per frame: {sum(int(n) for n, _, _ in rows) / max(1, sends):.1f} calls, "
                      f"{python / max(1, sends):.1f} of them to Python functions", ""]
             lines += [f"{int(n) / max(1, sends):8.2f}  {where}  {name}" for n, where, name in rows[:80]]
             (RESULTS / f"calls-{self.system}-{phase}.txt").write_text("\n".join(lines) + "\n")
