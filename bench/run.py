@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/run.py            # or bench/run; --help for the options
 
-Installs what it needs (npm ``peer`` into bench/node_modules), seeds a telepractice data directory through the service functions,
-starts each server itself on a free 127.0.0.1 port, drives it from several
+Installs what it needs (npm ``peer`` into bench/node_modules), seeds a
+telepractice data directory through the service functions, starts each
+server itself on a free 127.0.0.1 port, drives it from several
 load processes (bench/load.py), stops it by its PID, and prints medians over
 the rounds with their spread. bench/README.md says what each figure means.
 """

@@ -354,8 +354,8 @@ def _load_json(text: str) -> Any:
     goes to the exact decoder, which also says what is wrong.
     """
     try:
-        document = _fast_loads(text)
-        if _fast_dumps(document) == text.encode():
+        document = orjson.loads(text)
+        if orjson.dumps(document) == text.encode():
             return document
     except (orjson.JSONDecodeError, TypeError, UnicodeEncodeError):
         pass  # the exact decoder below finds the same fault and raises the error that says where
@@ -376,10 +376,6 @@ def _load_json_exactly(text: str) -> Any:
     except (ValueError, RecursionError) as error:
         # ValueError covers JSONDecodeError and integers too long to convert.
         raise NotJson() from error
-
-
-_fast_loads = orjson.loads
-_fast_dumps = orjson.dumps
 
 
 def _unsupported(version: Any) -> UnsupportedVersion:
