@@ -14,7 +14,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 
 WEB_JS = Path(__file__).resolve().parents[2] / "web" / "js"
 TIMEOUT = 30
@@ -52,8 +51,7 @@ def table_files() -> list[Path]:
 def load_tables() -> dict[str, dict[str, dict[str, str]]]:
     """Every word table of the web app, by "file:export", as Node imports it."""
     node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed (apt-get install nodejs)")
+    assert node is not None, "node is not installed: bash .ci/install installs it (apt-get install nodejs)"
     files = [str(path) for path in table_files()]
     result = subprocess.run([node, "--input-type=module", "-e", LOAD_TABLES, json.dumps(files)],
                             capture_output=True, text=True, timeout=TIMEOUT, check=False)
