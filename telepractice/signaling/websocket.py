@@ -15,7 +15,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from aiohttp import WSMessage, WSMsgType, hdrs, web
+from aiohttp import WSMsgType, hdrs, web
 
 from telepractice.appkeys import SETTINGS, SIGNALING
 from telepractice.auth.guards import open_login
@@ -23,6 +23,7 @@ from telepractice.errors import Forbidden
 from telepractice.openapi import ApiRoutes
 from telepractice.signaling import errors, frames, outbound, turn
 from telepractice.signaling.errors import CloseCode, SignalingProtocolError, SignalingUserError
+from telepractice.signaling.frame_queue import SignalingResponse
 from telepractice.signaling.heartbeat import ping_needed
 from telepractice.signaling.identity import Admission
 from telepractice.signaling.messages import MAX_FRAME_BYTES, MAX_ID_CHARS, Hello, InboundMessage, parse
@@ -53,7 +54,7 @@ class Connection:
     frame on the transport in the same step it takes it from the queue.
     """
 
-    def __init__(self, ws: web.WebSocketResponse, outbox_limit: int, transport: asyncio.Transport | None = None) -> None:
+    def __init__(self, ws: SignalingResponse, outbox_limit: int, transport: asyncio.Transport | None = None) -> None:
         self._ws = ws
         self._transport = transport
         self._outbox: collections.deque[Message] = collections.deque()
@@ -66,6 +67,11 @@ class Connection:
         # Adds what only the transport knows (a resume token, TURN credentials) to a message on its way out;
         # called only for the kinds that carry such fields (DECORATED), not for every relayed message.
         self.decorate: Callable[[Message], Message] = lambda message: message
+
+    @property
+    def frames_read_in_place(self) -> int:
+        """Frames this connection's room got where aiohttp parsed them (frame_queue.py)."""
+        return self._ws.frames.in_place
 
     def send(self, message: Message) -> None:
         if self.close_request is not None:
@@ -139,7 +145,7 @@ async def signaling_socket(request: web.Request) -> web.WebSocketResponse:
     if request.headers.get(hdrs.ORIGIN) != request.app[SETTINGS].public_origin:
         raise Forbidden("Signalling connections are accepted only from this server's own pages.")
     service = request.app[SIGNALING]
-    ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, compress=False, heartbeat=None)
+    ws = SignalingResponse(max_msg_size=MAX_FRAME_BYTES, compress=False, heartbeat=None)
     await ws.prepare(request)
     # compress=False above is what lets Connection write whole frames itself (telepractice/signaling/frames.py).
     connection = Connection(ws, service.timings.outbox_limit, request.transport)
@@ -163,7 +169,7 @@ class _Socket:
     """The reading side of one connection: hello, then messages into the room; the heartbeat timer visits it."""
 
     def __init__(
-        self, request: web.Request, service: SignalingService, ws: web.WebSocketResponse, connection: Connection
+        self, request: web.Request, service: SignalingService, ws: SignalingResponse, connection: Connection
     ) -> None:
         self.request = request
         self.service = service
@@ -173,34 +179,30 @@ class _Socket:
         self.last_heard = service.now()
         self.pings_sent = 0  # also the next ping's nonce
         self._frames_at_last_visit = 0
+        self._room: Room | None = None  # the room joined, once it is
+        self._reporter: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         """Hello and joining, then each frame into the room until the socket or the room closes it.
 
-        The read loop is written here rather than in a coroutine of its own: every frame resumes each coroutine
-        the task is in, and this is the task's own (bench/README.md).
+        Once joined, a frame is handled where aiohttp parses it whenever none is queued ahead of it
+        (frame_queue.py); this loop takes the rest in order (frames sent during the hello, or behind a control
+        frame) and ends the connection when the socket closes.
         """
-        room = await self._join()
+        room = self._room = await self._join()
         if room is None:
             return
         self.service.heartbeat.add(self)
+        queue = self.ws.frames
         try:
+            queue.reader = self._take
             while self.connection.close_request is None:
                 frame = await self.ws.receive()
                 if frame.type not in _FRAMES:
                     return
-                message: InboundMessage | None = None
-                now = self.service.now()
-                try:
-                    message = self._decode(frame, now)
-                    if message is None or not room.receive(self.connection, message, now):
-                        continue  # dropped, or nothing recorded (most messages are relayed): no hand-over to await
-                except (SignalingProtocolError, SignalingUserError) as error:
-                    self._refuse(error, None if message is None else message.TYPE)
-                    if not room.has_news:
-                        continue
-                await self.service.report(room)
+                self._take(frame.data)
         finally:
+            queue.reader = None
             self.service.heartbeat.discard(self)
             self.service.disconnect(room, self.connection, self.service.now())
             await self.service.report(room)
@@ -239,7 +241,7 @@ class _Socket:
         if frame.type not in _FRAMES:
             return None
         try:
-            message = self._decode(frame, self.service.now())
+            message = self._decode(frame.data, self.service.now())
         except (SignalingProtocolError, SignalingUserError) as error:
             if error.close_code is None:
                 # Anything but a well-formed hello first ends the connection.
@@ -281,10 +283,41 @@ class _Socket:
 
     # --- the call -----------------------------------------------------------
 
-    def _decode(self, frame: WSMessage, now: float) -> InboundMessage | None:
+    def _take(self, data: str | bytes) -> None:
+        """One frame of the call into the room; never raises (it runs inside aiohttp's data_received)."""
+        if self.connection.close_request is not None:
+            return  # closing: what the client sends now is not read, as after a close
+        room = self._room
+        assert room is not None
+        message: InboundMessage | None = None
+        now = self.service.now()
+        try:
+            message = self._decode(data, now)
+            if message is None or not room.receive(self.connection, message, now):
+                return  # dropped, or nothing recorded (most messages are relayed): nothing to hand over
+        except (SignalingProtocolError, SignalingUserError) as error:
+            self._refuse(error, None if message is None else message.TYPE)
+            if not room.has_news:
+                return
+        except Exception:
+            log.exception("a signalling connection failed")
+            self.connection.close(CloseCode.INTERNAL_ERROR, "internal-error")
+            return
+        self._report_soon(room)
+
+    def _report_soon(self, room: Room) -> None:
+        """Hand the room's news to the hooks from a task of this connection's: ``_take`` cannot wait."""
+        if self._reporter is None or self._reporter.done():
+            self._reporter = asyncio.get_running_loop().create_task(self._report_news(room))
+
+    async def _report_news(self, room: Room) -> None:
+        # Until nothing is left: news that arrive while a hand-over is being written go in the next one.
+        while room.has_news:
+            await self.service.report(room)
+
+    def _decode(self, data: str | bytes, now: float) -> InboundMessage | None:
         """The frame as a message, within the budget; None when it is dropped silently."""
         self.last_heard = now  # any frame, even one refused, is a sign of life
-        data = frame.data
         size = len(data) if isinstance(data, bytes) or data.isascii() else _utf8_length(data)
         verdict = self.budget.admit(now, size)
         if verdict is Verdict.REFUSE:

@@ -384,6 +384,32 @@ async def test_offer_is_relayed_only_to_the_named_peer(
     assert "offer" not in [message["type"] for message in await everything_pending(staff)]
 
 
+async def test_frames_of_the_call_are_handled_in_place_and_in_order_around_control_frames(
+    connect: Connect, app: web.Application, worker: LoggedInStaff, family: Family
+) -> None:
+    host = await host_in_call(connect, worker, family)
+    guardian = await admitted_guardian(connect, host, family)
+    before = sum(connection.frames_read_in_place for connection in app[SIGNALING].connections)
+    # Sent without waiting, with a WebSocket ping between: the candidates behind it wait in aiohttp's queue
+    # (telepractice/signaling/frame_queue.py) and must still arrive after those before it.
+    for number in range(20):
+        await host.send_json({"v": 1, "type": "candidate", "to": family.guardian_id, "candidate": f"c{number}"})
+    await host.ping(b"between")
+    for number in range(20, 40):
+        await host.send_json({"v": 1, "type": "candidate", "to": family.guardian_id, "candidate": f"c{number}"})
+    relayed = [(await receive_until(guardian, "candidate"))[0]["candidate"] for _ in range(40)]
+    assert relayed == [f"c{number}" for number in range(40)]
+    # Most frames the room gets are handed over where they are parsed, not through a task switch.
+    after = sum(connection.frames_read_in_place for connection in app[SIGNALING].connections)
+    assert after - before >= 20, (before, after)
+    # A refused frame read in place still gets its error, and the connection goes on.
+    await host.send_json({"v": 1, "type": "candidate", "to": "nobody-here", "candidate": ""})
+    error = await refused_with(host, "unknown-participant")
+    assert error["refused"] == "candidate" and error["closing"] is False
+    await host.send_json({"v": 1, "type": "candidate", "to": family.guardian_id, "candidate": "still relayed"})
+    assert (await receive_until(guardian, "candidate"))[0]["candidate"] == "still relayed"
+
+
 async def test_message_to_a_peer_in_another_room_is_refused(
     connect: Connect, app: web.Application, worker: LoggedInStaff, supervisor: LoggedInStaff, family: Family
 ) -> None:
@@ -535,7 +561,9 @@ async def test_no_hello_in_time_closes_with_4001(aiohttp_client: Any, settings: 
 async def test_server_pings_and_closes_a_silent_connection_with_4008(
     aiohttp_client: Any, settings: Settings
 ) -> None:
-    app, client = await started(aiohttp_client, settings, timings=Timings(ping_interval=0.1, silence_timeout=0.5))
+    # The silence counts from the hello, the first visit comes an interval after joining: 1.5 s leaves room for
+    # two pings however long a loaded machine takes to join (0.5 s once left room for only one).
+    app, client = await started(aiohttp_client, settings, timings=Timings(ping_interval=0.1, silence_timeout=1.5))
     host_staff, boss = await staff_pair(app, client)
     family = await schedule_family_session(app, host_staff.member, boss)
     host = await connector(client, settings)(host_staff.access_token, family.session_id)
