@@ -46,8 +46,8 @@ FIXED_RATE = 8000
 # Bisection stops when the bracket is this narrow: at 15 % a system landed on 16,000 or 24,000 and its ratio to
 # another on 0.67x or 1.0x from one noisy step; 7 % costs about three more 2-second steps a kind.
 SATURATION_RESOLUTION = 0.07
-# The functions that put one frame on the wire, as --count-calls names them: telepractice's direct write and
-# aiohttp's writer (telepractice's queued path, and the relay's only one). On uvloop the socket send itself is
+# The functions that put one frame on the wire, as --count-calls names them: the direct write (telepractice's
+# and the relay's) and aiohttp's writer (telepractice's queued path). On uvloop the socket send itself is
 # libuv's, which Python's profiler does not see.
 FRAME_WRITERS = {("signaling/frames.py", "text_frame"), ("_websocket/writer.py", "WebSocketWriter.send_frame")}
 
