@@ -2,12 +2,17 @@
 
 Before joining, a page sends an SDP offer (every candidate in it, no trickle)
 to ``POST /api/probe``; the server answers with a peer that sends back the
-video it receives and answers every data-channel message with the same
+video it receives and answers every ping on the data channel with the same
 message, so the page measures round-trip time, loss, jitter and bitrate over
-the path its call will take. aiortc decodes and re-encodes what it echoes
-(~30% of a core at 640x480), so each probe is bounded: how many run at once,
-how long each may last, how often one person may start one, and the video
-bitrate the answer allows (``b=AS``, which browsers obey when sending).
+the path its call will take. The ping channel is agreed in advance
+(``PING_CHANNEL_ID``, unordered, never retransmitted) rather than opened in
+band, so that only the association's own handshake stands between a page and
+its first answered ping: an in-band channel adds an opening message and its
+acknowledgement, and sends ordered until that comes (RFC 8832), so one lost
+ping could hold back the ones behind it. aiortc decodes and re-encodes what
+it echoes (~30% of a core at 640x480), so each probe is bounded: how many run
+at once, how long each may last, how often one person may start one, and the
+video bitrate the answer allows (``b=AS``, which browsers obey when sending).
 
 When the server has TURN configured, the peer also gathers a relay candidate
 through it (a credential of its own that lasts one test): a browser that can
@@ -32,7 +37,6 @@ from collections.abc import Callable
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
-    RTCDataChannel,
     RTCIceServer,
     RTCPeerConnection,
     RTCSessionDescription,
@@ -47,6 +51,8 @@ from telepractice.storage.models import new_id
 log = logging.getLogger("telepractice.probe")
 
 MAX_PING_CHARS = 256  # a ping is a counter and a timestamp; anything longer is not echoed
+# The page's data channel (web/js/connection-test.js) uses the same id, agreed out of band.
+PING_CHANNEL_ID = 0
 PROBE_RECORD_SECONDS = 600.0  # how long a finished probe's id is kept for its result to be stored
 
 
@@ -202,12 +208,12 @@ class ProbeService:
             if track.kind == "video":
                 pc.addTrack(EchoTrack(track))
 
-        @pc.on("datachannel")
-        def pings(channel: RTCDataChannel) -> None:
-            @channel.on("message")
-            def pong(message: str | bytes) -> None:
-                if isinstance(message, str) and len(message) <= MAX_PING_CHARS and channel.readyState == "open":
-                    channel.send(message)
+        channel = pc.createDataChannel("probe", negotiated=True, id=PING_CHANNEL_ID, ordered=False, maxRetransmits=0)
+
+        @channel.on("message")
+        def pong(message: str | bytes) -> None:
+            if isinstance(message, str) and len(message) <= MAX_PING_CHARS and channel.readyState == "open":
+                channel.send(message)
 
         @pc.on("connectionstatechange")
         async def ended() -> None:

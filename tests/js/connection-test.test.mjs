@@ -85,8 +85,11 @@ test('the route is the selected pair, from the transport or from the pair itself
 
 // --- a whole test against fakes of the wire: the peer connection and fetch ------------------------
 
-/** A peer connection that connects at once (unless told not to) and echoes every ping. */
-function fakePeerConnection({ connects = true, route = ['relay', 'relay'] } = {}) {
+/**
+ * A peer connection that connects at once (unless told not to) and echoes every ping, except those sent
+ * before `deafUntil` on the clock `now`: a probe whose side of the handshake is not done yet.
+ */
+function fakePeerConnection({ connects = true, route = ['relay', 'relay'], deafUntil = 0, now = () => 0 } = {}) {
   const made = [];
   class FakePeerConnection {
     constructor(configuration) {
@@ -98,11 +101,14 @@ function fakePeerConnection({ connects = true, route = ['relay', 'relay'] } = {}
       made.push(this);
     }
     addTransceiver() {}
-    createDataChannel() {
+    createDataChannel(label, options) {
+      this.channelOptions = options;
       this.channel = {
         readyState: 'connecting',
         onmessage: null,
-        send: (data) => queueMicrotask(() => this.channel.onmessage?.({ data })),
+        send: (data) => {
+          if (now() >= deafUntil) queueMicrotask(() => this.channel.onmessage?.({ data }));
+        },
       };
       return this.channel;
     }
@@ -145,6 +151,8 @@ test('the test offers with the ICE servers it is given and keeps a good result o
     fetch, PeerConnection: FakePeerConnection, ...fakeTime(),
   });
   assert.deepEqual(made[0].configuration, { iceServers: [TURN] });
+  // The ping channel the server's probe made on its side (PING_CHANNEL_ID in telepractice/signaling/probe.py).
+  assert.deepEqual(made[0].channelOptions, { negotiated: true, id: 0, ordered: false, maxRetransmits: 0 });
   assert.equal(result.verdict, 'good');
   assert.deepEqual(result.route, { local: 'relay', remote: 'relay' });
   assert.equal(result.stopped, false);
@@ -153,6 +161,30 @@ test('the test offers with the ICE servers it is given and keeps a good result o
   assert.equal(posted[1].body.probe, 'probe-1');
   assert.equal(posted[1].body.verdict, 'good');
   assert.equal(made[0].closed, true);
+});
+
+test('pings sent before the probe can answer count as connecting, not as loss', async () => {
+  const time = fakeTime();
+  const { FakePeerConnection } = fakePeerConnection({ deafUntil: 3000, now: time.now });
+  const { fetch } = fakeFetch();
+  const result = await runConnectionTest({
+    origin: 'https://tp.example', token: 't', seconds: 1, fetch, PeerConnection: FakePeerConnection, ...time,
+  });
+  assert.equal(result.stats.connected, true);
+  assert.ok(result.stats.connectMs >= 3000 && result.stats.connectMs <= 3100, String(result.stats.connectMs));
+  assert.equal(result.stats.pingLossPermille, 0);
+  assert.equal(result.verdict, 'audio-only'); // the handshake took 3 s: the link lost its packets
+});
+
+test('a probe that never answers a ping is no connection', async () => {
+  const time = fakeTime();
+  const { FakePeerConnection } = fakePeerConnection({ deafUntil: Infinity, now: time.now });
+  const { fetch, posted } = fakeFetch();
+  const result = await runConnectionTest({
+    origin: 'https://tp.example', token: 't', seconds: 1, fetch, PeerConnection: FakePeerConnection, ...time,
+  });
+  assert.deepEqual([result.stats.connected, result.stats.connectMs, result.verdict], [false, null, 'no-connection']);
+  assert.equal(posted[1].body.verdict, 'no-connection');
 });
 
 test('a test stopped while connecting keeps nothing and gives no verdict to show', async () => {

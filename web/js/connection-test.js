@@ -15,7 +15,7 @@
  * @typedef {'good'|'audio-only'|'no-connection'} Verdict
  *
  * @typedef {object} ProbeStats
- * @property {boolean} connected       the peer connection reached `connected` (within 10 s)
+ * @property {boolean} connected       the peer connection reached `connected` and a first ping came back (within 10 s)
  * @property {number|null} connectMs   how long that took from the answer: handshakes repeat what a lossy link loses
  * @property {number|null} rttMs       median data-channel round trip; null when no ping came back
  * @property {number} lossPermille     packets lost per thousand: the worst of pings, video out and video back
@@ -183,6 +183,7 @@ const CONNECT_MS = 10_000;
 const GATHER_MS = 3000;
 const HTTP_MS = 8000;
 const PING_EVERY_MS = 100;
+const PING_CHANNEL_ID = 0;
 
 /** @param {number} ms */
 const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -210,8 +211,10 @@ export async function runConnectionTest({
   try {
     if (videoTrack) pc.addTransceiver(videoTrack, { direction: 'sendrecv', sendEncodings: [{ maxBitrate: 300_000 }] });
     else pc.addTransceiver('video', { direction: 'recvonly' });
-    // Unordered and never retransmitted: a lost ping stays lost, so pings measure loss too.
-    const channel = pc.createDataChannel('probe', { ordered: false, maxRetransmits: 0 });
+    // Unordered and never retransmitted: a lost ping stays lost, so pings measure loss too. Agreed with the
+    // server in advance (PING_CHANNEL_ID in telepractice/signaling/probe.py): opened in band, the channel
+    // sent ordered until the server's acknowledgement came, and one lost ping then held back the rest.
+    const channel = pc.createDataChannel('probe', { negotiated: true, id: PING_CHANNEL_ID, ordered: false, maxRetransmits: 0 });
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc, sleep, stopped);
     if (stopped()) return result;
@@ -285,15 +288,27 @@ async function gathered(pc, sleep, stopped) {
 }
 
 /**
+ * Wait (bounded) until the path carries data both ways: the peer connection connected, the ping channel
+ * open and one of its pings answered. The channel opens on this side once this side's handshake is done,
+ * while the probe may still be waiting for a handshake packet the link lost (aiortc repeats it every 3 s)
+ * and answers nothing until then: measuring from "open" read that wait as the pings' loss, and once as
+ * no connection at all although video flowed.
  * @param {RTCPeerConnection} pc
  * @param {RTCDataChannel} channel
  * @param {(ms: number) => Promise<void>} sleep
  * @param {() => boolean} stopped
  */
 async function connected(pc, channel, sleep, stopped) {
+  let answered = false;
+  channel.onmessage = () => { answered = true; };
+  let ready = 0;
   for (let waited = 0; waited < CONNECT_MS && !stopped(); waited += 50) {
-    if (pc.connectionState === 'connected' && channel.readyState === 'open') return true;
+    if (answered) return true;
     if (pc.connectionState === 'failed' || pc.connectionState === 'closed') return false;
+    if (pc.connectionState === 'connected' && channel.readyState === 'open' && waited % PING_EVERY_MS === 0) {
+      ready += 1;
+      channel.send(JSON.stringify({ ready })); // not a `seq`: the measured pings start after
+    }
     await sleep(50);
   }
   return false;
