@@ -37,6 +37,7 @@ from collections.abc import Callable
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
+    RTCDataChannel,
     RTCIceServer,
     RTCPeerConnection,
     RTCSessionDescription,
@@ -130,6 +131,11 @@ def limit_video_bitrate(sdp: str, kbps: int) -> str:
     return "\r\n".join(out)
 
 
+def ping_channel(pc: RTCPeerConnection) -> RTCDataChannel:
+    """The ping channel on ``pc``, as the page makes it too: agreed in advance, unordered, never retransmitted."""
+    return pc.createDataChannel("probe", negotiated=True, id=PING_CHANNEL_ID, ordered=False, maxRetransmits=0)
+
+
 def probe_configuration(config: TurnConfig | None, probe_id: str, now: float, max_seconds: float) -> RTCConfiguration:
     """The probe peer's ICE configuration: host candidates only without TURN, and a relay one with it."""
     if config is None:
@@ -208,7 +214,7 @@ class ProbeService:
             if track.kind == "video":
                 pc.addTrack(EchoTrack(track))
 
-        channel = pc.createDataChannel("probe", negotiated=True, id=PING_CHANNEL_ID, ordered=False, maxRetransmits=0)
+        channel = ping_channel(pc)
 
         @channel.on("message")
         def pong(message: str | bytes) -> None:

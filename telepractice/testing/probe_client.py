@@ -21,7 +21,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from telepractice.client_peer import SyntheticCamera
-from telepractice.signaling.probe import PING_CHANNEL_ID
+from telepractice.signaling.probe import ping_channel
 
 
 @dataclasses.dataclass
@@ -56,7 +56,7 @@ async def run_probe(origin: str, token: str, *, seconds: float = 3.0, session: s
     """Run one connection test for ``seconds``; the peer is closed at the end whatever happened."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     pc.addTrack(SyntheticCamera(160, 120))
-    channel = pc.createDataChannel("probe", negotiated=True, id=PING_CHANNEL_ID, ordered=False, maxRetransmits=0)
+    channel = ping_channel(pc)
     run = ProbeRun(0, {})
     sent: dict[int, float] = {}
     readers: list[asyncio.Task[None]] = []

@@ -212,8 +212,8 @@ export async function runConnectionTest({
     if (videoTrack) pc.addTransceiver(videoTrack, { direction: 'sendrecv', sendEncodings: [{ maxBitrate: 300_000 }] });
     else pc.addTransceiver('video', { direction: 'recvonly' });
     // Unordered and never retransmitted: a lost ping stays lost, so pings measure loss too. Agreed with the
-    // server in advance (PING_CHANNEL_ID in telepractice/signaling/probe.py): opened in band, the channel
-    // sent ordered until the server's acknowledgement came, and one lost ping then held back the rest.
+    // server in advance (PING_CHANNEL_ID in telepractice/signaling/probe.py): opened in band, it would send
+    // ordered until the server's acknowledgement came, and one lost ping could hold back the rest.
     const channel = pc.createDataChannel('probe', { negotiated: true, id: PING_CHANNEL_ID, ordered: false, maxRetransmits: 0 });
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc, sleep, stopped);
@@ -301,13 +301,11 @@ async function gathered(pc, sleep, stopped) {
 async function connected(pc, channel, sleep, stopped) {
   let answered = false;
   channel.onmessage = () => { answered = true; };
-  let ready = 0;
   for (let waited = 0; waited < CONNECT_MS && !stopped(); waited += 50) {
     if (answered) return true;
     if (pc.connectionState === 'failed' || pc.connectionState === 'closed') return false;
     if (pc.connectionState === 'connected' && channel.readyState === 'open' && waited % PING_EVERY_MS === 0) {
-      ready += 1;
-      channel.send(JSON.stringify({ ready })); // not a `seq`: the measured pings start after
+      channel.send('{"ready":true}'); // not a `seq`: the measured pings start after
     }
     await sleep(50);
   }
