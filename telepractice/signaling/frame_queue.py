@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import WSMsgType, web
 from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
@@ -42,7 +43,7 @@ class FrameQueue(WebSocketDataQueue):
 
     def __init__(self, protocol: object, limit: int, *, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(protocol, limit, loop=loop)
-        # Called with each data frame's payload (str for text, bytes for binary); must not raise.
+        # Called with each data frame's payload (bytes, text frames included: SignalingResponse); must not raise.
         self.reader: Callable[[str | bytes], None] | None = None
         self.in_place = 0  # frames handed to the reader, so a test can tell they were
 
@@ -62,9 +63,17 @@ class FrameQueue(WebSocketDataQueue):
 
 
 class SignalingResponse(web.WebSocketResponse):
-    """A WebSocket response whose frames go through a ``FrameQueue`` (``frames``)."""
+    """A WebSocket response whose frames go through a ``FrameQueue`` (``frames``), text frames as their bytes.
+
+    Text frames are not decoded to str: the reader's JSON decoder takes UTF-8 bytes as they are (and refuses
+    what is not UTF-8), so decoding them here and encoding them again to check them would be two more passes
+    over every frame.
+    """
 
     frames: FrameQueue
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options, decode_text=False)
 
     def _post_start(self, request: web.BaseRequest, protocol: str | None, writer: object) -> None:
         # aiohttp 3.14's _post_start with FrameQueue in place of its WebSocketDataQueue. Nothing may have been

@@ -281,11 +281,14 @@ _ENVELOPE = frozenset({"v", "type"})
 
 
 def parse(raw: str | bytes) -> InboundMessage:
-    """One frame of text (or UTF-8 bytes) as a typed message, or a SignalingProtocolError."""
+    """One frame (its UTF-8 bytes, or text) as a typed message, or a SignalingProtocolError."""
     # The checks are inlined where a message that passes them would otherwise pay a call for each (the
     # relayed offers and candidates, bench/README.md); each failure still goes to the function that says why.
-    text = raw if type(raw) is str and len(raw) <= _SURELY_SMALL_CHARS else _text_of_frame(raw)
-    document = _load_json(text)
+    # The socket hands frames over as the bytes that came in (frame_queue.py), which orjson reads as they are.
+    kind = type(raw)
+    if not (kind is bytes and len(raw) <= MAX_FRAME_BYTES or kind is str and len(raw) <= _SURELY_SMALL_CHARS):
+        raw = _within_size(raw)
+    document = _load_json(raw)
     if type(document) is not dict:
         raise NotAnObject()
     version = document.get("v")
@@ -295,25 +298,20 @@ def parse(raw: str | bytes) -> InboundMessage:
     cls = INBOUND.get(name) if type(name) is str else None
     if cls is None:
         cls = _message_class(document)
-    return cls(**_fields_of(cls, document))
+    return cls(*_fields_of(cls, document))
 
 
 # A str frame this short is within MAX_FRAME_BYTES whatever it holds (a character is at most 4 bytes in UTF-8).
 _SURELY_SMALL_CHARS = MAX_FRAME_BYTES // 4
 
 
-def _text_of_frame(raw: str | bytes) -> str:
-    if isinstance(raw, str):
-        # A character is at most 4 bytes: encode only when it might be too big.
-        if len(raw) > MAX_FRAME_BYTES or (len(raw) * 4 > MAX_FRAME_BYTES and _utf8_length(raw) > MAX_FRAME_BYTES):
-            raise FrameTooLarge(f"The message is over {MAX_FRAME_BYTES} bytes.")
-        return raw
-    if len(raw) > MAX_FRAME_BYTES:
+def _within_size(raw: str | bytes) -> str | bytes:
+    """The frame, refused when it is over MAX_FRAME_BYTES in UTF-8."""
+    # A character is at most 4 bytes: text is encoded only when it might be too big.
+    if len(raw) > MAX_FRAME_BYTES or (type(raw) is str and len(raw) * 4 > MAX_FRAME_BYTES and
+                                      _utf8_length(raw) > MAX_FRAME_BYTES):
         raise FrameTooLarge(f"The message is over {MAX_FRAME_BYTES} bytes.")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise NotJson("The message is not valid UTF-8.") from error
+    return raw
 
 
 def _utf8_length(text: str) -> int:
@@ -342,24 +340,31 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_refuse_duplicates, parse_constant
 _SCAN = _DECODER.scan_once
 
 
-def _load_json(text: str) -> Any:
+def _load_json(frame: str | bytes) -> Any:
     """The frame's JSON, refusing a key given twice in any object.
 
     orjson decodes three times faster than the standard module but keeps the last
     of two equal keys without a word. So its result is used only when writing it
-    back gives the frame's own text, byte for byte: text that is the serialisation
+    back gives the frame's own bytes exactly: text that is the serialisation
     of a decoded document cannot hold a key twice. A browser's JSON.stringify
     writes what orjson writes, so real frames take this path; anything else (white
-    space, escapes it would write otherwise, a key twice, what orjson cannot read)
-    goes to the exact decoder, which also says what is wrong.
+    space, escapes it would write otherwise, a key twice, what orjson cannot read,
+    bytes that are not UTF-8) goes to the exact decoder, which also says what is wrong.
     """
     try:
-        document = orjson.loads(text)
-        if orjson.dumps(document) == text.encode():
+        document = orjson.loads(frame)
+        if orjson.dumps(document) == (frame.encode() if type(frame) is str else frame):
             return document
     except (orjson.JSONDecodeError, TypeError, UnicodeEncodeError):
         pass  # the exact decoder below finds the same fault and raises the error that says where
-    return _load_json_exactly(text)
+    return _load_json_exactly(frame if type(frame) is str else _utf8_text(frame))
+
+
+def _utf8_text(frame: bytes) -> str:
+    try:
+        return frame.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise NotJson("The message is not valid UTF-8.") from error
 
 
 def _load_json_exactly(text: str) -> Any:
@@ -401,12 +406,13 @@ def _message_class(document: dict[str, Any]) -> type[InboundMessage]:
 class _FieldTable:
     """A message class's fields as parse needs them, built once per class rather than once per message.
 
-    Each field is (name, spec, required, kind, low, high, is_id): the last four are what a valid value is
-    checked against inline, for text its length and for an integer its value; kind is None where only
-    ``_checked`` decides (lists of ids, flags, text that is trimmed first).
+    Each field is (name, spec, default, kind, low, high, is_id): default is ``_REQUIRED`` for a field that
+    has none; the last four are what a valid value is checked against inline, for text its length and for an
+    integer its value; kind is None where only ``_checked`` decides (lists of ids, flags, text that is
+    trimmed first).
     """
 
-    fields: tuple[tuple[str, Spec, bool, type | None, int, int, bool], ...]  # in declaration order
+    fields: tuple[tuple[str, Spec, Any, type | None, int, int, bool], ...]  # in declaration order
     allowed: frozenset[str]  # the fields and the envelope
 
 
@@ -418,9 +424,12 @@ def _quick_form(spec: Spec) -> tuple[type | None, int, int, bool]:
     return None, 0, 0, False
 
 
+_REQUIRED = dataclasses.MISSING
+
+
 def _table_of(cls: type[InboundMessage]) -> _FieldTable:
-    fields = tuple((field.name, field.metadata["spec"], field.default is dataclasses.MISSING,
-                    *_quick_form(field.metadata["spec"]))
+    assert all(field.default_factory is dataclasses.MISSING for field in dataclasses.fields(cls)), cls
+    fields = tuple((field.name, field.metadata["spec"], field.default, *_quick_form(field.metadata["spec"]))
                    for field in dataclasses.fields(cls))
     return _FieldTable(fields, frozenset(field[0] for field in fields) | _ENVELOPE)
 
@@ -428,13 +437,14 @@ def _table_of(cls: type[InboundMessage]) -> _FieldTable:
 _TABLES: Mapping[type[InboundMessage], _FieldTable] = {cls: _table_of(cls) for cls in INBOUND.values()}
 
 
-def _fields_of(cls: type[InboundMessage], document: dict[str, Any]) -> dict[str, Any]:
+def _fields_of(cls: type[InboundMessage], document: dict[str, Any]) -> list[Any]:
+    """The message's field values in declaration order, defaults filled in: what ``cls(*values)`` takes."""
     table = _TABLES[cls]
     if not table.allowed.issuperset(document):
         key = next(key for key in document if key not in table.allowed)
         raise UnknownField(f"Messages of type '{cls.TYPE}' have no field '{_shown(key)}'.", field=_shown(key))
-    values: dict[str, Any] = {}
-    for name, spec, required, kind, low, high, is_id in table.fields:
+    values: list[Any] = []
+    for name, spec, default, kind, low, high, is_id in table.fields:
         if name in document:
             value = document[name]
             # What a valid id, SDP, candidate or index passes, checked inline (see parse): ASCII text within
@@ -443,11 +453,13 @@ def _fields_of(cls: type[InboundMessage], document: dict[str, Any]) -> dict[str,
             if type(value) is kind and (
                     (low <= len(value) <= high and value.isascii() and (not is_id or _ID_MATCH(value) is not None))
                     if kind is str else low <= value <= high):
-                values[name] = value
+                values.append(value)
             else:
-                values[name] = _checked(name, value, spec)
-        elif required:
+                values.append(_checked(name, value, spec))
+        elif default is _REQUIRED:
             raise InvalidField(f"'{name}' is required.", field=name)
+        else:
+            values.append(default)
     return values
 
 

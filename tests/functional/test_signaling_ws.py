@@ -300,6 +300,22 @@ async def test_a_binary_frame_is_read_as_utf8_text(
     assert await closed_with(ws) == 1007
 
 
+async def test_a_text_frame_that_is_not_utf8_is_refused_with_the_reason_then_closed(
+    client: TestClient, settings: Settings, worker: LoggedInStaff, family: Family
+) -> None:
+    # Text frames reach the server's reader as their bytes (frame_queue.SignalingResponse): the client is told
+    # why, as for any frame that is not JSON, before the close.
+    ws = await client.ws_connect(f"/ws?session={family.session_id}", headers={"Origin": settings.public_origin})
+    await ws.send_str(json.dumps({"v": 1, "type": "hello", "token": worker.access_token}))
+    assert (await receive(ws))["type"] == "welcome"
+    await ws.send_frame('{"v":1,"type":"ping","nonce":1}'.encode(), aiohttp.WSMsgType.TEXT)
+    assert (await receive_until(ws, "pong"))[0]["nonce"] == 1
+    await ws.send_frame(b'{"v":1,"type":"ping","nonce":"\xc3"}', aiohttp.WSMsgType.TEXT)
+    error = await refused_with(ws, "not-json")
+    assert "UTF-8" in error["detail"]
+    assert await closed_with(ws) == 1007
+
+
 async def test_wrong_origin_is_refused_before_upgrade(client: TestClient, settings: Settings) -> None:
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await client.ws_connect("/ws", headers={"Origin": "https://evil.example"})

@@ -215,7 +215,16 @@ def test_a_browsers_compact_frame_never_needs_the_exact_decoder(monkeypatch: pyt
     monkeypatch.setattr(messages, "_load_json_exactly", lambda text: pytest.fail(f"exact decoder used for {text}"))
     for kind, fields in VALID.items():
         assert parse(frame(kind, **fields)).TYPE == kind
+        # As the socket hands it over: the frame's bytes.
+        assert parse(frame(kind, **fields).encode()) == parse(frame(kind, **fields))
     assert parse(frame("chat", text="Olá 😀 \"quoted\" \\ \n")).TYPE == "chat"
+    assert parse(frame("chat", text="Olá 😀 \"quoted\" \\ \n").encode()).TYPE == "chat"
+
+
+def test_frames_as_bytes_are_decoded_and_refused_as_text_is() -> None:
+    for text in _json_texts():
+        assert _decoded(messages._load_json, text.encode()) == _decoded(messages._load_json, text), text
+        assert _outcome(lambda: parse(text.encode())) == _outcome(lambda: parse(text)), text
 
 
 def test_frames_over_64_kib_are_refused_as_text_and_as_bytes() -> None:
