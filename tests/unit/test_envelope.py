@@ -120,3 +120,24 @@ def test_erased_case_cannot_be_unwrapped_even_with_its_wrapped_key(tmp_path: Pat
     assert (tmp_path / "erased-cases").stat().st_mode & 0o777 == 0o600
     with pytest.raises(DecryptionFailed):
         Keyring(tmp_path).unwrap("case-1", kek_id, wrapped)
+
+
+def test_a_server_sees_a_case_erased_by_another_process_after_reading_the_ledger(tmp_path: Path) -> None:
+    server, operator = Keyring(tmp_path), Keyring(tmp_path)
+    kek_id, wrapped = server.wrap("case-2", b"k" * 32)
+    assert not server.is_erased("case-2")
+    operator.record_erasure("case-1")
+    assert server.erased_cases() == {"case-1"}
+    assert server.unwrap("case-2", kek_id, wrapped) == b"k" * 32  # read once, the ledger is kept
+    operator.record_erasure("case-2")
+    with pytest.raises(DecryptionFailed):
+        server.unwrap("case-2", kek_id, wrapped)
+
+
+def test_a_ledger_opened_to_others_is_refused_even_after_it_was_read(tmp_path: Path) -> None:
+    keyring = Keyring(tmp_path)
+    keyring.record_erasure("case-1")
+    assert keyring.is_erased("case-1")
+    (tmp_path / "erased-cases").chmod(0o644)
+    with pytest.raises(KeyringError):
+        keyring.is_erased("case-1")
