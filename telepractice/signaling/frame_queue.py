@@ -44,7 +44,7 @@ class FrameQueue(WebSocketDataQueue):
     def __init__(self, protocol: object, limit: int, *, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(protocol, limit, loop=loop)
         # Called with each data frame's payload (bytes, text frames included: SignalingResponse); must not raise.
-        self.reader: Callable[[str | bytes], None] | None = None
+        self.reader: Callable[[bytes], None] | None = None
         self.in_place = 0  # frames handed to the reader, so a test can tell they were
 
     def feed_data(self, data: object, size: int) -> None:

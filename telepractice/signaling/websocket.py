@@ -283,7 +283,7 @@ class _Socket:
 
     # --- the call -----------------------------------------------------------
 
-    def _take(self, data: str | bytes) -> None:
+    def _take(self, data: bytes) -> None:
         """One frame of the call into the room; never raises (it runs inside aiohttp's data_received)."""
         if self.connection.close_request is not None:
             return  # closing: what the client sends now is not read, as after a close
@@ -315,11 +315,11 @@ class _Socket:
         while room.has_news:
             await self.service.report(room)
 
-    def _decode(self, data: str | bytes, now: float) -> InboundMessage | None:
+    def _decode(self, data: bytes, now: float) -> InboundMessage | None:
         """The frame as a message, within the budget; None when it is dropped silently."""
         self.last_heard = now  # any frame, even one refused, is a sign of life
-        size = len(data) if isinstance(data, bytes) or data.isascii() else _utf8_length(data)
-        verdict = self.budget.admit(now, size)
+        # Text frames arrive as their bytes too (SignalingResponse): the length is the size on the wire.
+        verdict = self.budget.admit(now, len(data))
         if verdict is Verdict.REFUSE:
             raise errors.RateLimited()
         if verdict is Verdict.DISCONNECT:
@@ -352,7 +352,3 @@ def _plan_of(admission: Admission) -> dict[str, str]:
     plan = {"planned_start": admission.planned_start, "planned_end": admission.planned_end}
     return {key: moment.isoformat() for key, moment in plan.items() if moment is not None}
 
-
-def _utf8_length(text: str) -> int:
-    """Bytes on the wire of a text frame; only non-ASCII text needs encoding to count (isascii() is O(1))."""
-    return len(text.encode("utf-8", errors="surrogatepass"))
