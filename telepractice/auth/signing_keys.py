@@ -3,7 +3,7 @@
 The newest key signs. A rotated-out key still verifies for a grace period
 (twice an access token's lifetime, so no token it signed outlives it) and is
 then dropped. Several server processes share the file: each reloads it when
-its modification time changes.
+it changes (``file_stamp``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from telepractice.config import Settings
-from telepractice.crypto.keyring import KeyringError, read_private, write_private
+from telepractice.crypto.keyring import FileStamp, KeyringError, file_stamp, read_private, write_private
 
 SIGNING_KEYS_FILE = "signing-keys.json"
 # The one algorithm these keys sign with and the only one a verifier accepts (RFC 8725 §2.1).
@@ -71,7 +71,7 @@ class SigningKeyring:
         self.grace = dt.timedelta(minutes=2 * settings.access_token_minutes)
         self._clock = clock
         self._keys: list[SigningKey] = []
-        self._loaded_mtime = -1.0
+        self._loaded: FileStamp | None = None  # the file's stamp when _keys was read from it
         if not self.path.exists():
             self._write([self._fresh_key()])
         self.reload()
@@ -86,6 +86,7 @@ class SigningKeyring:
 
     def reload(self) -> None:
         """Read the key file again (another process may have rotated)."""
+        stamp = file_stamp(self.path)  # None if missing: read_private says so
         try:
             document = json.loads(read_private(self.path))
             keys = [SigningKey.from_json(item) for item in document["keys"]]
@@ -94,10 +95,10 @@ class SigningKeyring:
         if sum(key.retired_at is None for key in keys) != 1:
             raise KeyringError(f"{self.path}: not a valid signing key file (needs exactly one current key)")
         self._keys = keys
-        self._loaded_mtime = self.path.stat().st_mtime
+        self._loaded = stamp
 
     def _reload_if_changed(self) -> None:
-        if self.path.stat().st_mtime != self._loaded_mtime:
+        if file_stamp(self.path) != self._loaded:
             self.reload()
 
     @property

@@ -50,6 +50,23 @@ def read_private(path: Path) -> bytes:
     return path.read_bytes()
 
 
+FileStamp = tuple[int, int, int, int, int]
+
+
+def file_stamp(path: Path) -> FileStamp | None:
+    """What tells one version of a key file from another, for the processes that share it; None if missing.
+
+    A file replaced (``write_private``), rewritten or re-permissioned has a new inode, mtime, ctime, size or
+    mode; an mtime alone can repeat within the file system's clock step. Taken before the file is read, so a
+    change made while it is read shows at the next look.
+    """
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return status.st_ino, status.st_mtime_ns, status.st_ctime_ns, status.st_size, status.st_mode
+
+
 class Keyring:
     """Key-encryption keys by id, the current one, and the ledger of erased cases."""
 
@@ -59,9 +76,9 @@ class Keyring:
         self._ledger_path = directory / LEDGER_FILE
         self._keys: dict[str, bytes] = {}
         self._current = ""
-        self._loaded_mtime = -1.0
+        self._loaded: FileStamp | None = None  # the key file's stamp when _keys was read from it
         self._ledger: frozenset[str] = frozenset()
-        self._ledger_stamp: tuple[int, ...] = ()  # the ledger file's stat when _ledger was read from it
+        self._ledger_stamp: FileStamp | None = None  # the ledger file's stamp when _ledger was read from it
         if not self._kek_path.exists():
             self._write(*self._fresh_key(), keys={})
         self.reload()
@@ -80,6 +97,7 @@ class Keyring:
         write_private(self._kek_path, json.dumps(document, indent=1).encode())
 
     def reload(self) -> None:
+        stamp = file_stamp(self._kek_path)  # None if missing: read_private says so
         try:
             document = json.loads(read_private(self._kek_path))
             keys = {kid: base64.b64decode(value) for kid, value in document["keys"].items()}
@@ -89,10 +107,10 @@ class Keyring:
         if current not in keys or any(len(key) != 32 for key in keys.values()):
             raise KeyringError(f"{self._kek_path}: not a valid key file (bad current key or key length)")
         self._keys, self._current = keys, current
-        self._loaded_mtime = self._kek_path.stat().st_mtime
+        self._loaded = stamp
 
     def _reload_if_changed(self) -> None:
-        if self._kek_path.stat().st_mtime != self._loaded_mtime:
+        if file_stamp(self._kek_path) != self._loaded:
             self.reload()
 
     @property
@@ -138,16 +156,13 @@ class Keyring:
     def erased_cases(self) -> frozenset[str]:
         """The cases erased so far, as the ledger says now.
 
-        Read again only when the file changed (another process, the operator's command, may erase a case at any
-        time): every family member's join opens their case, and reading the file each time was 3 % of a join
-        storm (bench/README.md). A replaced, rewritten or re-permissioned file has a new inode, mtime, ctime,
-        size or mode, so it is never taken for the one read before.
+        Read again only when the file changed (``file_stamp``; another process, the operator's command, may
+        erase a case at any time): every family member's join opens their case, and reading the file each time
+        was 3 % of a join storm (bench/README.md).
         """
-        try:
-            status = os.stat(self._ledger_path)
-        except FileNotFoundError:
+        stamp = file_stamp(self._ledger_path)
+        if stamp is None:
             return frozenset()
-        stamp = (status.st_ino, status.st_mtime_ns, status.st_ctime_ns, status.st_size, status.st_mode)
         if stamp != self._ledger_stamp:
             try:
                 text = read_private(self._ledger_path).decode()

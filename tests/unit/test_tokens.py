@@ -240,6 +240,17 @@ def test_a_rotated_out_key_verifies_for_the_grace_period_then_is_dropped(
     assert old_kid not in keyring.key_ids and new_kid in keyring.key_ids
 
 
+def test_a_rotation_within_the_same_modification_time_is_picked_up(
+    settings: Settings, keyring: SigningKeyring
+) -> None:
+    # A coarse file-system clock can give the rotated file the old one's mtime: the replaced file is still seen.
+    path = settings.key_directory / SIGNING_KEYS_FILE
+    before = path.stat().st_mtime_ns
+    new_kid = SigningKeyring(settings.key_directory, settings).rotate()
+    os.utime(path, ns=(before, before))
+    assert keyring.current.kid == new_kid
+
+
 def test_a_rotation_by_another_process_is_picked_up(settings: Settings, keyring: SigningKeyring) -> None:
     other_process = SigningKeyring(settings.key_directory, settings)
     path = settings.key_directory / SIGNING_KEYS_FILE
