@@ -95,10 +95,18 @@ def test_screen_share_defaults_to_off() -> None:
     assert parse(frame("media-state", audio=False, video=True)).screen is False
 
 
-def test_parsed_messages_are_frozen() -> None:
-    message = parse(frame("offer", to="p-1", sdp="v=0"))
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        message.to = "p-2"  # type: ignore[misc]
+@pytest.mark.parametrize("kind", sorted(VALID))
+def test_each_parsed_message_is_the_one_its_constructor_builds_and_frozen(kind: str) -> None:
+    # parse builds messages through their slots, not __init__ (messages.py _reader_of).
+    message = parse(frame(kind, **VALID[kind]))
+    values = {field.name: getattr(message, field.name) for field in dataclasses.fields(message)}
+    for name, given in VALID[kind].items():
+        assert values[name] == (tuple(given) if isinstance(given, list) else given), name
+    rebuilt = type(message)(**values)
+    assert (message, hash(message), repr(message)) == (rebuilt, hash(rebuilt), repr(rebuilt))
+    for name, value in values.items():
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(message, name, value)
 
 
 # --- the frame and its JSON -------------------------------------------------
@@ -391,7 +399,7 @@ def _outcome(run: Any) -> tuple[str, Any]:
 
 @pytest.mark.parametrize("kind", sorted(VALID))
 def test_each_field_check_parse_makes_inline_agrees_with_the_full_check(kind: str) -> None:
-    # parse checks a valid value in line (telepractice/signaling/messages.py _fields_of); the full check
+    # parse checks a valid value in line (telepractice/signaling/messages.py _reader_of); the full check
     # _checked is the specification: the same value must be kept, or refused with the same error.
     cls = INBOUND[kind]
     for field in dataclasses.fields(cls):
