@@ -28,7 +28,7 @@ from telepractice.signaling.heartbeat import ping_needed
 from telepractice.signaling.identity import Admission
 from telepractice.signaling.messages import MAX_FRAME_BYTES, MAX_ID_CHARS, Hello, InboundMessage, parse
 from telepractice.signaling.outbound import Message
-from telepractice.signaling.ratelimit import MessageBudget, Verdict
+from telepractice.signaling.ratelimit import ACCEPT, MessageBudget, Verdict
 from telepractice.signaling.room import Room
 from telepractice.storage.models import StaffLogin, StaffMember
 from telepractice.signaling.service import SignalingService
@@ -320,12 +320,12 @@ class _Socket:
         self.last_heard = now  # any frame, even one refused, is a sign of life
         # Text frames arrive as their bytes too (SignalingResponse): the length is the size on the wire.
         verdict = self.budget.admit(now, len(data))
-        if verdict is Verdict.REFUSE:
-            raise errors.RateLimited()
-        if verdict is Verdict.DISCONNECT:
-            raise errors.TooManyMessages()
-        if verdict is Verdict.DROP:
-            return None
+        if verdict is not ACCEPT:  # one comparison for a frame within budget (ratelimit.ACCEPT)
+            if verdict is Verdict.REFUSE:
+                raise errors.RateLimited()
+            if verdict is Verdict.DISCONNECT:
+                raise errors.TooManyMessages()
+            return None  # Verdict.DROP
         return parse(data)
 
     def beat(self, now: float) -> None:
