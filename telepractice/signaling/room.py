@@ -495,13 +495,13 @@ class Room:
         if target.side_room != sender.side_room:
             raise errors.PeerApart(participant=target.id)
         sender_id = sender.identity.participant_id
-        match message:
+        match message:  # candidates first: a call trickles ten or more for each offer
+            case Candidate():
+                relayed = outbound.relayed_candidate(sender_id, message)
             case Offer():
                 relayed = outbound.relayed_offer(sender_id, message.sdp)
             case Answer():
                 relayed = outbound.relayed_answer(sender_id, message.sdp)
-            case Candidate():
-                relayed = outbound.relayed_candidate(sender_id, message)
             case _:
                 assert_never(message)
         target.peer.send(relayed)  # type: ignore[union-attr]  # in the call, so connected
