@@ -34,6 +34,8 @@ class PageAudit(HTMLParser):
         self.problems: list[str] = []
         self.lang: str | None = None
         self.title = False
+        self.module: str | None = None  # the page's module script, /static/js/...
+        self.preloaded: list[str] = []  # its <link rel="modulepreload"> addresses, in order
         self._in_script = False
         self._in_title = False
 
@@ -59,6 +61,10 @@ class PageAudit(HTMLParser):
                 self.problems.append(f"line {line}: <script> must be type=module with src under /static/js/")
             elif not (WEB / values["src"].removeprefix("/static/")).is_file():
                 self.problems.append(f"line {line}: <script src={values['src']!r}> names no file under web/")
+        if tag == "script" and values.get("type") == "module":
+            self.module = values.get("src")
+        if tag == "link" and values.get("rel") == "modulepreload":
+            self.preloaded.append(values.get("href", ""))
         if tag == "link" and values.get("rel") == "stylesheet":
             if not (WEB / values.get("href", "").removeprefix("/static/")).is_file():
                 self.problems.append(f"line {line}: <link href={values.get('href')!r}> names no file under web/")
@@ -101,6 +107,49 @@ def test_a_page_says_its_language_and_has_a_title(path: Path) -> None:
     page = audit(path)
     assert page.lang in ("pt", "en"), "<html lang> must be set (pages set it again to the language shown)"
     assert page.title, "<title> must not be empty: a screen reader announces it first"
+
+
+# A static import or re-export (across lines too), or an import for its effect alone; not import() in a type.
+IMPORT = re.compile(r"""^\s*(?:import|export)\s[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]""",
+                    re.MULTILINE)
+
+
+def imported_modules(entry: Path) -> list[Path]:
+    """Every module ``entry`` imports, directly or through others, nearest first."""
+    found: list[Path] = []
+    queue = [entry.resolve()]
+    while queue:
+        module = queue.pop(0)
+        for direct, for_effect in IMPORT.findall(module.read_text(encoding="utf-8")):
+            dependency = (module.parent / (direct or for_effect)).resolve()
+            if dependency != entry.resolve() and dependency not in found:
+                found.append(dependency)
+                queue.append(dependency)
+    return found
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda path: str(path.relative_to(WEB)))
+def test_a_page_preloads_every_module_its_script_imports_and_nothing_else(path: Path) -> None:
+    # Without the list the browser finds each level of imports only once the level above has arrived: on a
+    # phone's 100 ms round trip the call page showed video 0.25 s later (bench/README.md, "Module preloads").
+    page = audit(path)
+    assert page.module is not None
+    expected = [f"/static/{module.relative_to(WEB)}"
+                for module in imported_modules(WEB / page.module.removeprefix("/static/"))]
+    wanted = "".join(f'\n  <link rel="modulepreload" href="{href}">' for href in expected)
+    assert sorted(page.preloaded) == sorted(expected), f"after the module script, {path.name} should have:{wanted}"
+    assert len(set(page.preloaded)) == len(page.preloaded)
+
+
+def test_the_import_graph_follows_imports_across_lines_and_through_levels(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "entry.js").write_text("import {\n  a,\n  b,\n} from './lib/a.js';\nimport './effect.js';\n"
+                                       "/** @type {import('./typed.js').T} */\nexport { c } from './c.js';\n")
+    (tmp_path / "lib" / "a.js").write_text("import { d } from '../d.js';\nimport { e } from './e.js';\n")
+    for name in ("effect.js", "c.js", "d.js", "lib/e.js", "typed.js"):
+        (tmp_path / name).write_text("export const x = 1;\n")
+    found = [module.relative_to(tmp_path.resolve()).as_posix() for module in imported_modules(tmp_path / "entry.js")]
+    assert found == ["lib/a.js", "effect.js", "c.js", "d.js", "lib/e.js"]
 
 
 # Code the CSP forbids without 'unsafe-eval', and a string that would load from elsewhere.
