@@ -297,7 +297,7 @@ def parse(raw: str | bytes) -> InboundMessage:
     name = document.get("type")
     read = _READERS.get(name) if type(name) is str else None
     if read is None:
-        read = _READERS[_message_class(document).TYPE]
+        _refuse_type(document)
     return read(document)
 
 
@@ -390,16 +390,14 @@ def _unsupported(version: Any) -> UnsupportedVersion:
     )
 
 
-def _message_class(document: dict[str, Any]) -> type[InboundMessage]:
+def _refuse_type(document: dict[str, Any]) -> NoReturn:
+    """The error for a message whose type is missing or names no message."""
     if "type" not in document:
         raise MissingType()
     name = document["type"]
     if not isinstance(name, str):
         raise UnknownType("The message type must be a string.")
-    cls = INBOUND.get(name)
-    if cls is None:
-        raise UnknownType(f"There is no message type '{_shown(name)}'.")
-    return cls
+    raise UnknownType(f"There is no message type '{_shown(name)}'.")
 
 
 _ABSENT = object()  # what a reader's document.get returns for a field the message left out
@@ -418,11 +416,12 @@ def _reader_of(cls: type[InboundMessage]) -> Callable[[dict[str, Any]], InboundM
     """
     assert "__post_init__" not in vars(cls), cls  # never called here
     fields = dataclasses.fields(cls)
+    names = frozenset(field.name for field in fields) | _ENVELOPE
     scope: dict[str, Any] = {
-        "_new": object.__new__, "_cls": cls, "_allowed": (frozenset(f.name for f in fields) | _ENVELOPE).issuperset,
+        "_new": object.__new__, "_cls": cls, "_names": names, "_allowed": names.issuperset,
         "_unknown_field": _unknown_field, "_field": _field, "_ABSENT": _ABSENT, "_ID_MATCH": _ID_MATCH,
     }
-    body = ["    if not _allowed(document):", "        _unknown_field(_cls, document)",
+    body = ["    if not _allowed(document):", "        _unknown_field(_cls, _names, document)",
             "    message = _new(_cls)", "    get = document.get"]
     for number, field in enumerate(fields):
         assert field.default_factory is dataclasses.MISSING, (cls, field.name)
@@ -456,8 +455,7 @@ def _field(name: str, value: Any, spec: Spec, default: Any) -> Any:
     return _checked(name, value, spec)
 
 
-def _unknown_field(cls: type[InboundMessage], document: dict[str, Any]) -> NoReturn:
-    allowed = {field.name for field in dataclasses.fields(cls)} | _ENVELOPE
+def _unknown_field(cls: type[InboundMessage], allowed: frozenset[str], document: dict[str, Any]) -> NoReturn:
     key = next(key for key in document if key not in allowed)
     raise UnknownField(f"Messages of type '{cls.TYPE}' have no field '{_shown(key)}'.", field=_shown(key))
 

@@ -81,6 +81,7 @@ class RoomState(enum.StrEnum):
 # 20: every relayed message makes three comparisons with these two, so they are read once here.
 _ENDED, _ADMITTED = RoomState.ENDED, State.ADMITTED
 
+
 class EventKind(enum.StrEnum):
     ADMITTED = "admitted"
     DROPPED = "dropped"
