@@ -9,7 +9,8 @@ from pathlib import Path
 from aiohttp import web
 
 from telepractice import __version__
-from telepractice.appkeys import ATTENDANCE_EVENTS, AUDIT, DB, ENGINE, KEYRING, SETTINGS, SIGNALING, SIGNING_KEYS
+from telepractice.appkeys import (ATTENDANCE_EVENTS, AUDIT, DB, ENGINE, KEYRING, SETTINGS, SIGNALING, SIGNING_KEYS,
+                                  WEB_FILES)
 from telepractice.audit import AuditLog
 from telepractice.audit_routes import audit_routes
 from telepractice.auth.routes import auth_routes, staff_routes
@@ -32,6 +33,7 @@ from telepractice.signaling.probe_routes import probe_context, probe_routes
 from telepractice.signaling.service import close_sockets, signaling_context
 from telepractice.signaling.websocket import signaling_routes
 from telepractice.storage.engine import database_reachable, make_engine, make_session_factory
+from telepractice.web_files import WebFiles
 
 log = logging.getLogger("telepractice")
 
@@ -57,46 +59,55 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document(ROUTE_SETS, request.app[SETTINGS].public_origin))
 
 
-async def _index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(WEB_ROOT / "index.html")
+# A browser keeps the scripts and style sheets but asks each time whether they changed (a 304 when not): after an
+# upgrade no page runs with last version's modules.
+STATIC_CACHING = "no-cache"
 
 
-def _page(name: str) -> web.FileResponse:
+async def _index(request: web.Request) -> web.Response:
+    return request.app[WEB_FILES].response(request, "index.html", STATIC_CACHING)
+
+
+async def _static(request: web.Request) -> web.Response:
+    return request.app[WEB_FILES].response(request, request.match_info["name"], STATIC_CACHING)
+
+
+def _page(request: web.Request, name: str) -> web.Response:
     """A page of the web app, never kept in the HTTP cache: a session page must not outlive a quick exit there."""
-    return web.FileResponse(WEB_ROOT / name, headers={"Cache-Control": "no-store"})
+    return request.app[WEB_FILES].response(request, name, "no-store")
 
 
 @system_routes.route("GET", "/join", summary="A family member's personal link: language, consent, camera check "
                      "(token in the fragment)", responses={200: "HTML page"})
-async def _join_page(request: web.Request) -> web.FileResponse:
+async def _join_page(request: web.Request) -> web.Response:
     """GET /join: the family's steps before the call; the token rides in the fragment."""
-    return _page("join.html")
+    return _page(request, "join.html")
 
 
 @system_routes.route("GET", "/exit", summary="The neutral page a quick exit lands on", responses={200: "HTML page"})
-async def _exit_page(request: web.Request) -> web.FileResponse:
+async def _exit_page(request: web.Request) -> web.Response:
     """GET /exit: a blank page that says nothing of what was open before."""
-    return _page("exit.html")
+    return _page(request, "exit.html")
 
 
 @system_routes.route("GET", "/goodbye", summary="The family's last page, after the evaluation", responses={200: "HTML page"})
-async def _goodbye_page(request: web.Request) -> web.FileResponse:
+async def _goodbye_page(request: web.Request) -> web.Response:
     """GET /goodbye: thank you and what happens next, once a family member's session is over."""
-    return _page("goodbye.html")
+    return _page(request, "goodbye.html")
 
 
 @system_routes.route("GET", "/call", summary="The call page (token in the fragment)",
                      responses={200: "HTML page"})
-async def _call_page(request: web.Request) -> web.FileResponse:
+async def _call_page(request: web.Request) -> web.Response:
     """GET /call: the call page, for staff and for a family member after the join steps; its token rides in the fragment."""
-    return _page("call.html")
+    return _page(request, "call.html")
 
 
 @system_routes.route("GET", "/console", summary="The staff console: login, cases, sessions, records, supervision",
                      responses={200: "HTML page"})
-async def _console_page(request: web.Request) -> web.FileResponse:
+async def _console_page(request: web.Request) -> web.Response:
     """GET /console: one page for workers and supervisors; never cached, as it runs a login."""
-    return _page("console.html")
+    return _page(request, "console.html")
 
 
 def _database(app: web.Application):  # type: ignore[no-untyped-def]
@@ -160,5 +171,6 @@ def create_app(settings: Settings) -> web.Application:
     for routes in ROUTE_SETS:
         app.router.add_routes(routes.table)
     app.router.add_get("/", _index)
-    app.router.add_static("/static/", WEB_ROOT, follow_symlinks=False)
+    app[WEB_FILES] = WebFiles(WEB_ROOT)
+    app.router.add_get("/static/{name:.+}", _static)
     return app

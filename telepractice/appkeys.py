@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from telepractice.signaling.service import EventsHook, SignalingService, Timings
     from telepractice.signaling.probe import ProbeService
     from telepractice.storage.engine import SessionFactory
+    from telepractice.web_files import WebFiles
 
 SETTINGS = web.AppKey("settings", "Settings")
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -23,6 +24,7 @@ DB = web.AppKey("db", "SessionFactory")
 KEYRING = web.AppKey("keyring", "Keyring")
 SIGNING_KEYS = web.AppKey("signing_keys", "SigningKeyring")
 AUDIT = web.AppKey("audit", "AuditLog")
+WEB_FILES = web.AppKey("web_files", "WebFiles")
 
 # Signalling (issue 3): the rooms of this server, the transport's timings, and where attendance events go.
 SIGNALING = web.AppKey("signaling", "SignalingService")

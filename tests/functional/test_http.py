@@ -70,7 +70,8 @@ def _routes_of(app: web.Application) -> set[tuple[str, str]]:
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource else {}
         path = info.get("path") or info.get("formatter")
-        if path is None or route.method in {"HEAD", "*"} or path == "/":
+        # The web app's own files (/static/...) and its front page are not part of the API.
+        if path is None or route.method in {"HEAD", "*"} or path == "/" or path.startswith("/static/"):
             continue
         routes.add((route.method, path))
     return routes
