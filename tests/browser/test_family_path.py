@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright
 from sqlalchemy import select
 
 from telepractice.storage.engine import make_engine, make_session_factory
@@ -267,6 +267,34 @@ async def test_a_blocked_camera_shows_how_to_allow_it_and_try_again_then_works(
     assert await fix.count() == 0
     assert await page.locator("#join").text_content() == "Join the session"
     await meter_moves(page)
+
+
+async def test_a_camera_check_whose_script_did_not_arrive_says_so_and_try_again_brings_it(
+    family: Family, prepared: PreparedSession
+) -> None:
+    # The camera check's script is asked for after the first screen's (web/js/family/join-page.js): a phone that
+    # loses its signal then must get the network step and a way on, not a page stuck on a failed fetch.
+    page = await family.open("ana", "/exit")
+    signal = {"lost": True}
+    dropped: list[str] = []
+
+    async def while_signal_lost(route: Route) -> None:
+        if signal["lost"]:
+            dropped.append(route.request.url)
+            await route.abort("internetdisconnected")
+        else:
+            await route.continue_()
+
+    await page.context.route("**/static/js/family/preview.js", while_signal_lost)
+    await page.goto(family.server.origin + join_path(prepared, 0))
+    await choose_language(page, "en")
+    await step(page, "network")
+    assert len(dropped) == 2  # asked for with the first screen, and again when the camera check was due
+    signal["lost"] = False
+    await page.get_by_role("button", name="Try again").click()
+    await step(page, "preview")  # Ana's consent is on record: no consent step
+    await meter_moves(page)
+    assert await page.locator("#join").text_content() == "Join the session"
 
 
 async def quick_exit_leaves_nothing(family: Family, label: str, page: Page, entries: int) -> None:

@@ -8,8 +8,6 @@
 
 import { storeCredentials, takeCredentials } from '../credentials.js';
 import { chooseLanguage, chosenLanguage, currentLanguage } from '../i18n.js';
-import { parseConsentText } from './markdown.js';
-import { Preview } from './preview.js';
 import { afterRefusal, linkProblem, nextStep, sessionTime, waitsForGuardian } from './steps.js';
 import { byId, el, frame, showStep, t, wordsFor } from './ui.js';
 
@@ -47,8 +45,34 @@ let summary = null;
 const answered = new Set();
 /** Re-draws the step shown now, in the language just chosen. */
 let redraw = () => {};
-/** @type {Preview|null} */
+/** @type {import('./preview.js').Preview|null} */
 let preview = null;
+
+/**
+ * A module asked for at once, and asked for again when awaited after a failed try.
+ * @template T
+ * @param {() => Promise<T>} load
+ * @returns {() => Promise<T>}
+ */
+function prefetched(load) {
+  /** @type {Promise<T>|null} */
+  let pending = null;
+  const get = () => {
+    // A phone that lost its signal for the first try must not be stuck on the network step for good.
+    pending ??= load().catch((error) => {
+      pending = null;
+      throw error;
+    });
+    return pending;
+  };
+  get().catch(() => {}); // a failure is answered where the module is awaited (the network step)
+  return get;
+}
+
+// Asked for once the first step's modules have run, not with them: on a slow link the first screen waits for
+// each file it needs, and the consent text and the camera check come later, after the person has chosen.
+const consentTextModule = prefetched(() => import('./markdown.js'));
+const cameraCheckModule = prefetched(() => import('./preview.js'));
 
 const redrawFrame = frame(() => redraw());
 
@@ -165,9 +189,11 @@ async function consentPage(step) {
       : { title: t('consentTitle'), intro: t('consentIntro'), yes: t('agree'), no: t('refuse') };
   showStep('consent', words.title, el('p', { textContent: t('loading') }));
   let answer;
+  let parseConsentText;
   try {
     const query = new URLSearchParams({ participant: step.participant, language });
     answer = await api(`/api/join/consent-text?${query}`, { token });
+    ({ parseConsentText } = await consentTextModule());
   } catch {
     present(networkPage);
     return;
@@ -212,16 +238,17 @@ async function consentPage(step) {
   no.addEventListener('click', () => decide('refuse'));
   showStep('consent', words.title, ...(step.audience === 'guardian' ? [] : greeting()),
     el('p', { className: 'lead', textContent: words.intro }),
-    consentArticle(text.text, text.language),
+    consentArticle(parseConsentText, text.text, text.language),
     el('div', { className: 'choices' }, yes, no), message);
 }
 
 /**
  * The consent text as elements; its language marked, since it may differ from the page's.
+ * @param {typeof import('./markdown.js').parseConsentText} parseConsentText
  * @param {string} source
  * @param {string} language
  */
-function consentArticle(source, language) {
+function consentArticle(parseConsentText, source, language) {
   const article = el('article', { className: 'consent-text', lang: language });
   for (const block of parseConsentText(source)) {
     if (block.type === 'heading') article.append(el('h2', { textContent: block.text }));
@@ -248,7 +275,17 @@ function refusedPage(step) {
 }
 
 async function previewPage() {
-  preview ??= new Preview(byId('step'));
+  if (!preview) {
+    redraw = () => {}; // a language switch before the module is here draws nothing: draw() below uses the new one
+    let Preview;
+    try {
+      ({ Preview } = await cameraCheckModule());
+    } catch {
+      present(networkPage);
+      return;
+    }
+    preview ??= new Preview(byId('step'));
+  }
   const current = preview;
   const join = el('button', { type: 'button', className: 'primary big', id: 'join', textContent: t('join') });
   join.disabled = true;
