@@ -689,7 +689,8 @@ def main(argv: list[str] | None = None) -> int:
             print("\n" + table(report["signalling"], systems), flush=True)
         if not args.skip_browser:
             from video import measure_video
-            report["video"] = measure_video(options.rounds, work)
+            from slow_link import measure_slow_link
+            report["video"] = measure_video(options.rounds, work) | measure_slow_link(options.rounds, work)
             print("\n" + table(report["video"], ["telepractice"]), flush=True)
         if not args.skip_database:
             from database import measure_database

@@ -106,7 +106,11 @@ def measure_video(rounds: int, work: Path) -> dict[str, dict[str, dict[str, floa
     if reason is not None:
         print(f"skipping time to video: {reason}")
         return {}
-    rounds_figures = asyncio.run(_measure(rounds, work))
+    return summarize_rounds(asyncio.run(_measure(rounds, work)))
+
+
+def summarize_rounds(rounds_figures: list[dict[str, float]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Each figure's median and spread over the rounds, as telepractice's."""
     summary: dict[str, dict[str, dict[str, float]]] = {}
     for name in rounds_figures[0]:
         values = [r[name] for r in rounds_figures]

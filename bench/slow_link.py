@@ -1,0 +1,142 @@
+"""A family on a slow link: the join page's first screen, its camera check and the worker's video, over 100 ms.
+
+Families join from phones on mobile data, where each round trip costs 50-150 ms
+and a page that waits for its scripts one round trip at a time shows nothing
+for seconds. On loopback (bench/video.py) that cost is invisible, so here the
+family's Chromium sits behind a link that delays every packet 50 ms each way
+(a 100 ms round trip), through the userspace link emulator of the tests'
+shaped networks (telepractice/testing/shaped_link.py): the server in one
+namespace, the worker's Chromium on a clear link in a second, the family's
+in a third. Addresses are 10.99.0.0/24 inside those namespaces only.
+
+Each round a different family member (consent on record) opens their link in
+a fresh browser context, so nothing is cached, as when a family opens the
+link for the first time. The moments are taken in the page itself (a
+MutationObserver and a click listener added before the page loads), since
+Playwright's own waiting sees a step up to half a second after it was drawn
+on this link. The figures:
+
+- link to first screen: from opening the link to the language buttons drawn;
+- language to camera check: from the click on a language to the camera
+  check drawn (consent on record skips the consent step);
+- call page to video: from the call page's navigation start (after "Join")
+  to the worker's video playing on the family's page, the worker's Admit
+  click included (at machine speed, on the worker's clear link);
+- join page KB: what the join page and every file it asked for took on the
+  wire (headers included), from the browser's resource timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from video import PLAYING, WAIT_MS, summarize_rounds
+
+DELAY_MS = 50.0  # each way: a 100 ms round trip, as on a phone's mobile data
+RATE_KBIT = 1600  # each way, as on 3G or a weak 4G signal
+
+# Bytes on the wire for the page and everything it fetched, headers included (0 for a file served from cache).
+TRANSFERRED = """
+() => performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+  .reduce((sum, entry) => sum + entry.transferSize, 0)
+"""
+# Notes, in the page's own clock, when the language buttons and the camera check are drawn and a language is chosen.
+MOMENTS = """
+window.benchMoments = {};
+const steps = {language: 'main[data-step="language"] button[data-language]', preview: 'main[data-step="preview"]'};
+new MutationObserver(() => {
+  for (const [name, selector] of Object.entries(steps)) {
+    if (!(name in window.benchMoments) && document.querySelector(selector)) window.benchMoments[name] = performance.now();
+  }
+}).observe(document, {subtree: true, childList: true, attributes: true});
+document.addEventListener('click', (event) => {
+  if (event.target.closest('button[data-language]')) window.benchMoments.chosen ??= performance.now();
+}, true);
+"""
+
+
+async def _measure(rounds: int, work: Path) -> list[dict[str, float]]:
+    from playwright.async_api import async_playwright
+
+    from telepractice.testing import shaped_link
+    from telepractice.testing.server import prepare_family_session, server_environment, settings_for, start_server
+
+    origin = f"https://{shaped_link.SERVER_ADDRESS}:8443"
+    env = server_environment(work / "slow-link-data", port=8443, host="0.0.0.0", public_origin=origin)
+    prepared = await prepare_family_session(settings_for(env), [f"Slow Link Family {i}" for i in range(rounds)])
+    figures: list[dict[str, float]] = []
+    with shaped_link.shaped_network(2) as network:
+        worker_link, family_link = network.clients
+        network.shape(family_link, delay_ms=DELAY_MS, rate_kbit=RATE_KBIT)
+        server = start_server(network.server, env, work / "slow-link-server.log")
+        try:
+            async with async_playwright() as playwright:
+                browsers = []
+                try:
+                    for index, link in enumerate((worker_link, family_link)):
+                        wrapper = link.ns.chromium_wrapper(work / f"slow-link-bin{index}")
+                        browsers.append(await playwright.chromium.launch(
+                            executable_path=str(wrapper), args=_chromium_args(), timeout=WAIT_MS))
+                    worker_browser, family_browser = browsers
+                    worker = await (await worker_browser.new_context(ignore_https_errors=True)).new_page()
+                    worker.set_default_timeout(WAIT_MS)
+                    await worker.goto(f"{origin}/call#staff={prepared.worker_token}&session={prepared.session_id}")
+                    await worker.wait_for_function("() => window.telepractice && window.telepractice.call")
+                    await asyncio.sleep(1.0)
+                    for member in prepared.family:
+                        figures.append(await _one_family_member(family_browser, worker, origin, prepared.worker_id,
+                                                                member.participant_id, member.join_token))
+                        await asyncio.sleep(1.0)
+                finally:
+                    for browser in browsers:
+                        await browser.close()
+        finally:
+            server.stop()
+    return figures
+
+
+async def _one_family_member(browser, worker, origin: str, worker_id: str, participant_id: str,
+                             join_token: str) -> dict[str, float]:
+    context = await browser.new_context(ignore_https_errors=True)
+    try:
+        family = await context.new_page()
+        family.set_default_timeout(WAIT_MS)
+        await family.add_init_script(MOMENTS)
+        opened = time.time()
+        await family.goto(f"{origin}/join#invite={join_token}", wait_until="commit")
+        await family.locator('main[data-step="language"] button[data-language="en"]').click()
+        await family.locator('main[data-step="preview"]').wait_for()
+        moments = await family.evaluate("({...window.benchMoments, origin: performance.timeOrigin})")
+        transferred = await family.evaluate(TRANSFERRED)
+        await family.locator("#join").click()
+        await family.wait_for_url("**/call")
+        admit = worker.locator(f'#waiting-list [data-participant="{participant_id}"] button.admit')
+        await admit.click()
+        playing = await family.evaluate(PLAYING, [worker_id, WAIT_MS])
+        return {
+            "slow link: link to first screen s": (moments["origin"] + moments["language"]) / 1000 - opened,
+            "slow link: language to camera check s": (moments["preview"] - moments["chosen"]) / 1000,
+            "slow link: call page to video s": playing["sinceNavigation"] / 1000,
+            "slow link: join page KB": transferred / 1000,
+        }
+    finally:
+        await context.close()
+
+
+def _chromium_args() -> list[str]:
+    # The browsers' one address is on the shaped network, so no --allow-loopback-in-peer-connection here.
+    from tests.network.shaped_browsers import CHROMIUM_ARGS
+    return CHROMIUM_ARGS
+
+
+def measure_slow_link(rounds: int, work: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """Median and spread over ``rounds`` family members; empty with the reason where shaped links cannot be made."""
+    from telepractice.testing import netns, shaped_link
+
+    reason = netns.unavailable_reason() or shaped_link.unavailable_reason()
+    if reason is not None:
+        print(f"skipping the slow link: {reason}")
+        return {}
+    return summarize_rounds(asyncio.run(_measure(rounds, work)))
