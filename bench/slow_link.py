@@ -4,7 +4,8 @@ Families join from phones on mobile data, where each round trip costs 50-150 ms
 and a page that waits for its scripts one round trip at a time shows nothing
 for seconds. On loopback (bench/video.py) that cost is invisible, so here the
 family's Chromium sits behind a link that delays every packet 50 ms each way
-(a 100 ms round trip), through the userspace link emulator of the tests'
+(a 100 ms round trip) and carries 1,600 kbit/s each way, through the userspace
+link emulator of the tests'
 shaped networks (telepractice/testing/shaped_link.py): the server in one
 namespace, the worker's Chromium on a clear link in a second, the family's
 in a third. Addresses are 10.99.0.0/24 inside those namespaces only.
