@@ -30,6 +30,8 @@ on this link. The figures:
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import time
 from pathlib import Path
 
@@ -63,10 +65,13 @@ async def _measure(rounds: int, work: Path) -> list[dict[str, float]]:
 
     from telepractice.testing import shaped_link
     from telepractice.testing.server import prepare_family_session, server_environment, settings_for, start_server
+    from telepractice.tls import ensure_dev_certificate
 
     origin = f"https://{shaped_link.SERVER_ADDRESS}:8443"
     env = server_environment(work / "slow-link-data", port=8443, host="0.0.0.0", public_origin=origin)
-    prepared = await prepare_family_session(settings_for(env), [f"Slow Link Family {i}" for i in range(rounds)])
+    settings = settings_for(env)
+    prepared = await prepare_family_session(settings, [f"Slow Link Family {i}" for i in range(rounds)])
+    trusted = _trusting(ensure_dev_certificate(settings.tls_directory)[0])
     figures: list[dict[str, float]] = []
     with shaped_link.shaped_network(2) as network:
         worker_link, family_link = network.clients
@@ -79,7 +84,7 @@ async def _measure(rounds: int, work: Path) -> list[dict[str, float]]:
                     for index, link in enumerate((worker_link, family_link)):
                         wrapper = link.ns.chromium_wrapper(work / f"slow-link-bin{index}")
                         browsers.append(await playwright.chromium.launch(
-                            executable_path=str(wrapper), args=_chromium_args(), timeout=WAIT_MS))
+                            executable_path=str(wrapper), args=[*_chromium_args(), trusted], timeout=WAIT_MS))
                     worker_browser, family_browser = browsers
                     worker = await (await worker_browser.new_context(ignore_https_errors=True)).new_page()
                     worker.set_default_timeout(WAIT_MS)
@@ -124,6 +129,21 @@ async def _one_family_member(browser, worker, origin: str, worker_id: str, parti
         }
     finally:
         await context.close()
+
+
+def _trusting(certificate: Path) -> str:
+    """The flag that makes Chromium accept the development certificate in the handshake, as it would a real one.
+
+    Without it Chromium refuses the self-signed certificate, then (told by Playwright to ignore certificate
+    errors) opens a second connection that accepts it: two more round trips for every connection, which no
+    family meets on a server with a real certificate (certs/README.md).
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    public_key = x509.load_pem_x509_certificate(certificate.read_bytes()).public_key()
+    spki = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return f"--ignore-certificate-errors-spki-list={base64.b64encode(hashlib.sha256(spki).digest()).decode()}"
 
 
 def _chromium_args() -> list[str]:
