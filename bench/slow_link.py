@@ -24,7 +24,10 @@ on this link. The figures:
   to the worker's video playing on the family's page, the worker's Admit
   click included (at machine speed, on the worker's clear link);
 - join page KB: what the join page and every file it asked for took on the
-  wire (headers included), from the browser's resource timing.
+  wire (headers included), from the browser's resource timing;
+- join page again: from opening the join page a second time on the same
+  device (its files in the browser's cache, as at a family's next session)
+  to its first step drawn; a dead link, so the page and its check alone.
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ TRANSFERRED = """
 # Notes, in the page's own clock, when the language buttons and the camera check are drawn and a language is chosen.
 MOMENTS = """
 window.benchMoments = {};
-const steps = {language: 'main[data-step="language"] button[data-language]', preview: 'main[data-step="preview"]'};
+const steps = {language: 'main[data-step="language"] button[data-language]', preview: 'main[data-step="preview"]',
+  'link-invalid': 'main[data-step="link-invalid"]'};
 new MutationObserver(() => {
   for (const [name, selector] of Object.entries(steps)) {
     if (!(name in window.benchMoments) && document.querySelector(selector)) window.benchMoments[name] = performance.now();
@@ -121,14 +125,32 @@ async def _one_family_member(browser, worker, origin: str, worker_id: str, parti
         admit = worker.locator(f'#waiting-list [data-participant="{participant_id}"] button.admit')
         await admit.click()
         playing = await family.evaluate(PLAYING, [worker_id, WAIT_MS])
+        again = await _join_page_again(context, origin)
         return {
             "slow link: link to first screen s": (moments["origin"] + moments["language"]) / 1000 - opened,
             "slow link: language to camera check s": (moments["preview"] - moments["chosen"]) / 1000,
             "slow link: call page to video s": playing["sinceNavigation"] / 1000,
             "slow link: join page KB": transferred / 1000,
+            "slow link: join page again s": again,
         }
     finally:
         await context.close()
+
+
+async def _join_page_again(context, origin: str) -> float:
+    """From opening the join page a second time on this device to its first step drawn (a dead link's).
+
+    What a family meets at their next session: the page's files are in the browser's cache from the first.
+    A dead link keeps the measure to the page itself: the same files and the same check as a live one.
+    """
+    page = await context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    await page.add_init_script(MOMENTS)
+    opened = time.time()
+    await page.goto(f"{origin}/join#invite=not-a-link", wait_until="commit")
+    await page.locator('main[data-step="link-invalid"]').wait_for()
+    moments = await page.evaluate("({...window.benchMoments, origin: performance.timeOrigin})")
+    return (moments["origin"] + moments["link-invalid"]) / 1000 - opened
 
 
 def _trusting(certificate: Path) -> str:

@@ -33,7 +33,7 @@ from telepractice.signaling.probe_routes import probe_context, probe_routes
 from telepractice.signaling.service import close_sockets, signaling_context
 from telepractice.signaling.websocket import signaling_routes
 from telepractice.storage.engine import database_reachable, make_engine, make_session_factory
-from telepractice.web_files import WebFiles
+from telepractice.web_files import RELEASE_CHARS, WebFiles
 
 log = logging.getLogger("telepractice")
 
@@ -59,8 +59,8 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document(ROUTE_SETS, request.app[SETTINGS].public_origin))
 
 
-# A browser keeps the scripts and style sheets but asks each time whether they changed (a 304 when not): after an
-# upgrade no page runs with last version's modules.
+# Outside a page's release path (web_files.py), a browser keeps the scripts and style sheets but asks each time
+# whether they changed (a 304 when not): after an upgrade no page runs with last version's modules.
 STATIC_CACHING = "no-cache"
 
 
@@ -70,6 +70,12 @@ async def _index(request: web.Request) -> web.Response:
 
 async def _static(request: web.Request) -> web.Response:
     return request.app[WEB_FILES].response(request, request.match_info["name"], STATIC_CACHING)
+
+
+async def _released(request: web.Request) -> web.Response:
+    """A script or style sheet under the release path the pages name it by: kept for good when current."""
+    match = request.match_info
+    return request.app[WEB_FILES].release_response(request, match["release"], match["name"], STATIC_CACHING)
 
 
 def _page(request: web.Request, name: str) -> web.Response:
@@ -172,5 +178,7 @@ def create_app(settings: Settings) -> web.Application:
         app.router.add_routes(routes.table)
     app.router.add_get("/", _index)
     app[WEB_FILES] = WebFiles(WEB_ROOT)
+    # Before /static/{name}: routes match in the order they were added.
+    app.router.add_get(f"/static/v/{{release:[0-9a-f]{{{RELEASE_CHARS}}}}}/{{name:.+}}", _released)
     app.router.add_get("/static/{name:.+}", _static)
     return app

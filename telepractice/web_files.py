@@ -9,6 +9,13 @@ A file is looked at again (one ``stat``) at every request and re-read when it ch
 replaces files under a running server, or an edit during development, is served at once. The set of files is
 the one found at start-up: a request names a key in that map, never a path, so nothing outside the web root
 and no symbolic link can be reached.
+
+Pages name the scripts and style sheets under a release path (``/static/v/<release>/js/call.js``), the
+release being a digest of every such file as it is now. A browser may then keep what it fetched there for
+good (``immutable``) and ask nothing on its next visit, where each file would otherwise cost a round trip
+for its 304 on a family's slow link; an upgrade or an edit changes the release, so every address changes
+with it and no page runs an older version's modules. ES modules import each other by relative paths,
+so a page's imports stay under its own release without the scripts being rewritten.
 """
 
 from __future__ import annotations
@@ -38,6 +45,9 @@ CONTENT_TYPES = {
 COMPRESSIBLE = frozenset({".html", ".js", ".css", ".json", ".svg", ".txt"})
 # Below this a gzip body saves less than a packet; the identity body goes out instead.
 WORTH_COMPRESSING = 512
+# What a release path's file may be kept for: a year, unasked, since another content gets another address.
+KEEP_FOR_GOOD = "max-age=31536000, immutable"
+RELEASE_CHARS = 16  # hex digits of the release digest: 64 bits
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,16 +69,39 @@ def read_web_file(path: Path) -> WebFile | None:
         body = path.read_bytes()
     except (FileNotFoundError, IsADirectoryError):
         return None
+    return _web_file(body, path.suffix, stamp)
+
+
+def _web_file(body: bytes, suffix: str, stamp: FileStamp | None) -> WebFile:
     gzipped = None
-    if path.suffix in COMPRESSIBLE and len(body) >= WORTH_COMPRESSING:
+    if suffix in COMPRESSIBLE and len(body) >= WORTH_COMPRESSING:
         # mtime=0: the same file gives the same bytes, so a restart keeps browsers' copies valid.
         candidate = gzip.compress(body, compresslevel=9, mtime=0)
         gzipped = candidate if len(candidate) < len(body) else None
     digest = hashlib.sha256(body).hexdigest()[:32]
     # Each representation has its own strong ETag (RFC 9110 8.8.3): a cache must not answer a browser that
     # takes no gzip with the gzip body it revalidated for another.
-    return WebFile(body, gzipped, CONTENT_TYPES.get(path.suffix, "application/octet-stream"),
+    return WebFile(body, gzipped, CONTENT_TYPES.get(suffix, "application/octet-stream"),
                    f'"{digest}"', f'"{digest}-gzip"', stamp)
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """The web app's scripts and style sheets as one page load names them: the set's digest and each file's ETag."""
+
+    tag: str
+    etags: dict[str, str]
+
+    def names(self, page: bytes) -> bytes:
+        """The page with each address of a web app file moved under this release's path."""
+        return page.replace(b'"/static/', f'"/static/v/{self.tag}/'.encode())
+
+
+def _release_of(etags: dict[str, str]) -> Release:
+    digest = hashlib.sha256()
+    for name in sorted(etags):
+        digest.update(f"{name}\0{etags[name]}\0".encode())
+    return Release(digest.hexdigest()[:RELEASE_CHARS], etags)
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
@@ -128,6 +161,8 @@ class WebFiles:
         self.root = root
         self._paths = dict(_files_under(root))
         self._read: dict[str, WebFile] = {}
+        self._release: Release | None = None
+        self._pages: dict[str, tuple[str, WebFile, WebFile]] = {}  # name: (release tag, file as read, page served)
 
     def __contains__(self, name: str) -> bool:
         return name in self._paths
@@ -147,22 +182,64 @@ class WebFiles:
             self._read[name] = fresh
         return fresh
 
-    def response(self, request: web.Request, name: str, cache_control: str) -> web.Response:
-        """The file for this request: gzip if the browser takes it, 304 if its copy is current; 404 if none."""
+    def release(self) -> Release:
+        """Every script and style sheet as it is now (each looked at again), named as one release."""
+        etags = {}
+        for name in self._paths:
+            if not name.endswith(".html"):
+                web_file = self.get(name)
+                if web_file is not None:
+                    etags[name] = web_file.etag
+        if self._release is None or self._release.etags != etags:
+            self._release = _release_of(etags)
+        return self._release
+
+    def page(self, name: str) -> WebFile | None:
+        """A page as it is now, naming the web app's files under the current release; None if there is none."""
         web_file = self.get(name)
         if web_file is None:
+            return None
+        release = self.release()
+        known = self._pages.get(name)
+        if known is not None and known[0] == release.tag and known[1] is web_file:
+            return known[2]
+        page = _web_file(release.names(web_file.body), Path(name).suffix, web_file.stamp)
+        self._pages[name] = (release.tag, web_file, page)
+        return page
+
+    def response(self, request: web.Request, name: str, cache_control: str) -> web.Response:
+        """The file for this request: gzip if the browser takes it, 304 if its copy is current; 404 if none."""
+        web_file = self.page(name) if name.endswith(".html") else self.get(name)
+        if web_file is None:
             raise web.HTTPNotFound()
-        gzipped = web_file.gzipped is not None and accepts_gzip(request.headers.get("Accept-Encoding", ""))
-        etag = web_file.gzip_etag if gzipped else web_file.etag
-        headers = {"ETag": etag, "Cache-Control": cache_control}
-        if web_file.gzipped is not None:
-            headers["Vary"] = "Accept-Encoding"
-        if etag_matches(request.headers.get("If-None-Match", ""), etag):
-            return web.Response(status=304, headers=headers)
-        if gzipped:
-            headers["Content-Encoding"] = "gzip"
-        headers["Content-Type"] = web_file.content_type
-        return web.Response(body=web_file.gzipped if gzipped else web_file.body, headers=headers)
+        return _respond(request, web_file, cache_control)
+
+    def release_response(self, request: web.Request, tag: str, name: str, cache_control: str) -> web.Response:
+        """A file asked for under a release path: kept for good when it is that release's, else ``cache_control``.
+
+        A page loaded before an upgrade may still ask for a module under its old release: it gets today's file,
+        which must not be kept under that address.
+        """
+        web_file = None if name.endswith(".html") else self.get(name)
+        if web_file is None:
+            raise web.HTTPNotFound()
+        release = self._release if self._release is not None and self._release.tag == tag else self.release()
+        kept = release.tag == tag and release.etags.get(name) == web_file.etag
+        return _respond(request, web_file, KEEP_FOR_GOOD if kept else cache_control)
+
+
+def _respond(request: web.Request, web_file: WebFile, cache_control: str) -> web.Response:
+    gzipped = web_file.gzipped is not None and accepts_gzip(request.headers.get("Accept-Encoding", ""))
+    etag = web_file.gzip_etag if gzipped else web_file.etag
+    headers = {"ETag": etag, "Cache-Control": cache_control}
+    if web_file.gzipped is not None:
+        headers["Vary"] = "Accept-Encoding"
+    if etag_matches(request.headers.get("If-None-Match", ""), etag):
+        return web.Response(status=304, headers=headers)
+    if gzipped:
+        headers["Content-Encoding"] = "gzip"
+    headers["Content-Type"] = web_file.content_type
+    return web.Response(body=web_file.gzipped if gzipped else web_file.body, headers=headers)
 
 
 def _files_under(root: Path) -> list[tuple[str, Path]]:

@@ -285,7 +285,7 @@ async def test_a_camera_check_whose_script_did_not_arrive_says_so_and_try_again_
         else:
             await route.continue_()
 
-    await page.context.route("**/static/js/family/preview.js", while_signal_lost)
+    await page.context.route("**/js/family/preview.js", while_signal_lost)
     await page.goto(family.server.origin + join_path(prepared, 0))
     await choose_language(page, "en")
     await step(page, "network")

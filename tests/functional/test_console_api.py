@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -155,7 +156,8 @@ async def test_the_console_page_is_served_uncached_under_the_strict_policy(clien
     assert response.headers["Cache-Control"] == "no-store"
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     page = await response.text()
-    assert '<script type="module" src="/static/js/console/main.js"></script>' in page
+    # Under the release path the pages name the web app's files by (telepractice/web_files.py).
+    assert re.search(r'<script type="module" src="/static/v/[0-9a-f]{16}/js/console/main.js"></script>', page)
     assert "style=" not in page and "<script>" not in page
 
 

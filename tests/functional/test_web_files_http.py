@@ -4,6 +4,7 @@ pages never cached, scripts revalidated, and nothing but the web root's files.""
 from __future__ import annotations
 
 import gzip
+import re
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ async def raw(client: TestClient) -> ClientSession:
 async def test_a_browser_that_takes_gzip_gets_it_and_one_that_does_not_gets_the_file(
     raw: ClientSession, path: str, file: str, caching: str
 ) -> None:
-    written = (WEB / file).read_bytes()
+    written = served_as((WEB / file).read_bytes(), path, await page_release(raw))
     compressed = await raw.get(path, headers={"Accept-Encoding": CHROMIUM})
     assert compressed.status == 200
     assert compressed.headers["Content-Encoding"] == "gzip"
@@ -53,6 +54,55 @@ async def test_a_browser_that_takes_gzip_gets_it_and_one_that_does_not_gets_the_
     for response in (compressed, plain):
         for name, value in SECURITY_HEADERS.items():
             assert response.headers.get(name) == value, (path, name)
+
+
+RELEASED = re.compile(rb'"/static/v/([0-9a-f]{16})/')
+
+
+def served_as(written: bytes, path: str, release: str) -> bytes:
+    """What the server sends for a file written so: a page names the web app's files under the release."""
+    return written if path.startswith("/static/") else written.replace(b'"/static/', f'"/static/v/{release}/'.encode())
+
+
+async def page_release(raw: ClientSession, page: str = "/join") -> str:
+    body = await (await raw.get(page, headers={"Accept-Encoding": "identity"})).read()
+    (release,) = set(RELEASED.findall(body))
+    return release.decode()
+
+
+async def test_every_page_names_the_scripts_and_style_sheets_under_one_release_kept_for_good(raw: ClientSession) -> None:
+    release = await page_release(raw)
+    for page in ("/", "/join", "/call", "/console", "/goodbye", "/exit"):
+        body = await (await raw.get(page)).read()
+        assert b'"/static/' not in body.replace(f'"/static/v/{release}/'.encode(), b""), page
+        for name in re.findall(rb'"/static/v/[0-9a-f]{16}/([^"]+)"', body):
+            kept = await raw.get(f"/static/v/{release}/{name.decode()}", headers={"Accept-Encoding": CHROMIUM})
+            assert kept.status == 200, name
+            assert kept.headers["Cache-Control"] == "max-age=31536000, immutable", name
+            plain = await raw.get(f"/static/{name.decode()}", headers={"Accept-Encoding": CHROMIUM})
+            assert await kept.read() == await plain.read() and kept.headers["ETag"] == plain.headers["ETag"], name
+
+
+async def test_a_file_asked_for_under_another_release_is_todays_and_asked_for_again(raw: ClientSession) -> None:
+    # A page loaded before an upgrade may ask for a module after it: today's file, not kept under the old address.
+    response = await raw.get("/static/v/0123456789abcdef/js/protocol.js", headers={"Accept-Encoding": "identity"})
+    assert response.status == 200 and response.headers["Cache-Control"] == "no-cache"
+    assert await response.read() == (WEB / "js" / "protocol.js").read_bytes()
+
+
+@pytest.mark.parametrize("path", [
+    "/static/v/{release}/join.html",  # pages are never kept: they carry the release
+    "/static/v/{release}/js/nothing.js",
+    "/static/v/{release}/js/../../pyproject.toml",
+    "/static/v/{release}/%2e%2e/%2e%2e/pyproject.toml",
+    "/static/v/{release}/",
+    "/static/v/not-a-release/js/protocol.js",
+    "/static/v/{release}0/js/protocol.js",
+])
+async def test_a_release_path_serves_only_the_web_apps_scripts_and_style_sheets(raw: ClientSession, path: str) -> None:
+    response = await raw.get(path.format(release=await page_release(raw)))
+    assert response.status == 404, path
+    assert "pyproject" not in await response.text()
 
 
 @pytest.mark.parametrize(("path", "content_type"), [

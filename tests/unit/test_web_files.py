@@ -7,8 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
 
-from telepractice.web_files import WORTH_COMPRESSING, WebFiles, accepts_gzip, etag_matches, read_web_file
+from telepractice.web_files import (KEEP_FOR_GOOD, WORTH_COMPRESSING, WebFiles, accepts_gzip, etag_matches,
+                                  read_web_file)
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 SCRIPT = b"export const greeting = 'hello';\n" * 64  # compressible, above WORTH_COMPRESSING
@@ -132,3 +134,59 @@ def test_only_the_visible_regular_files_found_at_start_are_ever_served(tmp_path:
                  "/etc/passwd", "js", "", "js/later.js", "js//page.js", "./js/page.js", "JS/PAGE.JS"):
         assert files.get(name) is None, name
         assert name not in files, name
+
+
+PAGE = (b'<!doctype html>\n<link rel="stylesheet" href="/static/css/page.css">\n'
+        b'<script type="module" src="/static/js/page.js"></script>\n<p>/static/ in words stays as it is</p>\n')
+
+
+def release_root(tmp_path: Path) -> Path:
+    (tmp_path / "js").mkdir()
+    (tmp_path / "css").mkdir()
+    (tmp_path / "js" / "page.js").write_bytes(SCRIPT)
+    (tmp_path / "css" / "page.css").write_bytes(b"p{color:black}\n")
+    (tmp_path / "page.html").write_bytes(PAGE)
+    return tmp_path
+
+
+def test_a_page_names_the_files_under_the_release_and_changes_nothing_else(tmp_path: Path) -> None:
+    files = WebFiles(release_root(tmp_path))
+    release = files.release()
+    page = files.page("page.html")
+    assert page is not None and len(release.tag) == 16
+    assert page.body == PAGE.replace(b'"/static/', f'"/static/v/{release.tag}/'.encode())
+    assert b"<p>/static/ in words stays as it is</p>" in page.body
+    assert page.gzipped is None or gzip.decompress(page.gzipped) == page.body
+    assert set(release.etags) == {"js/page.js", "css/page.css"}, "pages are not part of the release they name"
+    assert files.page("page.html") is page, "an unchanged page is not rewritten again"
+
+
+def test_a_changed_script_is_a_new_release_and_a_changed_page_alone_is_not(tmp_path: Path) -> None:
+    root = release_root(tmp_path)
+    files = WebFiles(root)
+    first = files.release()
+    assert WebFiles(root).release().tag == first.tag, "the same files are the same release after a restart"
+    (root / "page.html").write_bytes(PAGE + b"<p>more words</p>\n")
+    assert files.release().tag == first.tag
+    page = files.page("page.html")
+    assert page is not None and page.body.endswith(b"<p>more words</p>\n")
+    (root / "js" / "page.js").write_bytes(SCRIPT + b"//\n")
+    second = files.release()
+    assert second.tag != first.tag and second.etags["css/page.css"] == first.etags["css/page.css"]
+    page = files.page("page.html")
+    assert page is not None and f"/static/v/{second.tag}/js/page.js".encode() in page.body
+
+
+def test_a_file_changed_after_a_page_named_its_release_is_not_kept_under_that_release(tmp_path: Path) -> None:
+    root = release_root(tmp_path)
+    files = WebFiles(root)
+    release = files.release()
+    request = make_mocked_request("GET", f"/static/v/{release.tag}/js/page.js", headers={"Accept-Encoding": "identity"})
+    kept = files.release_response(request, release.tag, "js/page.js", "no-cache")
+    assert kept.headers["Cache-Control"] == KEEP_FOR_GOOD and kept.body == SCRIPT
+    # Replaced between the page and the browser's request for it: today's file, asked for again next time.
+    (root / "js" / "page.js").write_bytes(SCRIPT + b"//\n")
+    changed = files.release_response(request, release.tag, "js/page.js", "no-cache")
+    assert changed.headers["Cache-Control"] == "no-cache" and changed.body == SCRIPT + b"//\n"
+    assert files.release_response(request, files.release().tag, "js/page.js", "no-cache").headers["Cache-Control"] == \
+        KEEP_FOR_GOOD
