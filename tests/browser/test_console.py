@@ -325,6 +325,9 @@ async def test_a_supervisor_sees_the_team_acknowledges_an_alert_schedules_a_disc
     row = page.locator(".audit-results tbody tr").filter(has_text="Marta Worker")
     await expect(row.first).to_contain_text("Case record")
     await expect(row.first).to_contain_text(CASE)
+    # Only the table (and a note when the list was cut short): no stray word beside it ("null" was, once).
+    assert await page.locator(".audit-results").evaluate(
+        "(results) => [...results.childNodes].filter((node) => node.nodeType === Node.TEXT_NODE).length") == 0
     await supervisor.shots(output_dir, "supervisor-audit")
     assert supervisor.other_origins() == [] and worker.other_origins() == []
     no_page_errors(pages)

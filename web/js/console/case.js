@@ -273,6 +273,7 @@ export async function scheduleForm(ctx, reference, people, reload) {
   const minutes = h('input', { type: 'number', name: 'planned_minutes', min: 45, max: 90, step: 5, value: '60',
     required: true, inputmode: 'numeric' });
   const minutesHint = h('p', { class: 'hint' });
+  /** @type {string[]} */
   let others = [];
   try {
     others = (await loadOverview(ctx)).map((row) => row.reference).filter((r) => r !== reference);
@@ -343,7 +344,7 @@ function notesPart(ctx, reference, notes) {
     if (!body) return errors.say(t('notes.empty'));
     submitting(form, errors, async () => {
       const saved = await ctx.api.request('POST', `/api/cases/${encodeURIComponent(reference)}/notes`, { body });
-      list.append(noteItem(ctx, { id: saved.id, created_at: saved.created_at, body }));
+      list.append(noteItem(ctx, { created_at: saved.created_at, body }));
       /** @type {HTMLTextAreaElement} */ (text).value = '';
       ctx.announce(t('notes.added'));
     });

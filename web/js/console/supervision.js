@@ -153,6 +153,7 @@ export async function auditView(ctx) {
   const { t } = ctx;
   const errors = errorLine(t);
   const results = h('div', { class: 'audit-results' });
+  /** @type {string[]} */
   let references = [];
   try {
     references = (await loadOverview(ctx)).map((row) => row.reference);
@@ -185,7 +186,7 @@ export async function auditView(ctx) {
       body.entries.map((/** @type {any} */ e) => [when(e.at, ctx.language()), e.staff_name ?? e.actor,
         e.session_id ? h('a', { href: `#/record/${e.session_id}` }, t(`audit.${e.record}`)) : t(`audit.${e.record}`),
         e.case_reference])) : h('p', {}, t('audit.none')),
-    body.truncated ? h('p', { class: 'hint' }, t('audit.truncated')) : null);
+    ...(body.truncated ? [h('p', { class: 'hint' }, t('audit.truncated'))] : []));
   });
   form.addEventListener('submit', (event) => {
     event.preventDefault();
