@@ -111,14 +111,10 @@ async def _one_family_member(browser, worker, origin: str, worker_id: str, parti
                              join_token: str) -> dict[str, float]:
     context = await browser.new_context(ignore_https_errors=True)
     try:
-        family = await context.new_page()
-        family.set_default_timeout(WAIT_MS)
-        await family.add_init_script(MOMENTS)
-        opened = time.time()
-        await family.goto(f"{origin}/join#invite={join_token}", wait_until="commit")
+        family, opened = await _open_join_page(context, origin, join_token)
         await family.locator('main[data-step="language"] button[data-language="en"]').click()
         await family.locator('main[data-step="preview"]').wait_for()
-        moments = await family.evaluate("({...window.benchMoments, origin: performance.timeOrigin})")
+        moments = await _moments(family)
         transferred = await family.evaluate(TRANSFERRED)
         await family.locator("#join").click()
         await family.wait_for_url("**/call")
@@ -143,14 +139,25 @@ async def _join_page_again(context, origin: str) -> float:
     What a family meets at their next session: the page's files are in the browser's cache from the first.
     A dead link keeps the measure to the page itself: the same files and the same check as a live one.
     """
+    page, opened = await _open_join_page(context, origin, "not-a-link")
+    await page.locator('main[data-step="link-invalid"]').wait_for()
+    moments = await _moments(page)
+    return (moments["origin"] + moments["link-invalid"]) / 1000 - opened
+
+
+async def _open_join_page(context, origin: str, join_token: str):  # -> (Page, float)
+    """A new page noting its moments, on the join link; with the wall-clock time it was opened."""
     page = await context.new_page()
     page.set_default_timeout(WAIT_MS)
     await page.add_init_script(MOMENTS)
     opened = time.time()
-    await page.goto(f"{origin}/join#invite=not-a-link", wait_until="commit")
-    await page.locator('main[data-step="link-invalid"]').wait_for()
-    moments = await page.evaluate("({...window.benchMoments, origin: performance.timeOrigin})")
-    return (moments["origin"] + moments["link-invalid"]) / 1000 - opened
+    await page.goto(f"{origin}/join#invite={join_token}", wait_until="commit")
+    return page, opened
+
+
+async def _moments(page) -> dict[str, float]:
+    """The moments the page noted, and its time origin (ms since the epoch) to put them on the wall clock."""
+    return await page.evaluate("({...window.benchMoments, origin: performance.timeOrigin})")
 
 
 def _trusting(certificate: Path) -> str:
