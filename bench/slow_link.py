@@ -5,10 +5,9 @@ and a page that waits for its scripts one round trip at a time shows nothing
 for seconds. On loopback (bench/video.py) that cost is invisible, so here the
 family's Chromium sits behind a link that delays every packet 50 ms each way
 (a 100 ms round trip) and carries 1,600 kbit/s each way, through the userspace
-link emulator of the tests'
-shaped networks (telepractice/testing/shaped_link.py): the server in one
-namespace, the worker's Chromium on a clear link in a second, the family's
-in a third. Addresses are 10.99.0.0/24 inside those namespaces only.
+link emulator of the tests' shaped networks (telepractice/testing/shaped_link.py):
+the server in one namespace, the worker's Chromium on a clear link in a second,
+the family's in a third. Addresses are 10.99.0.0/24 inside those namespaces only.
 
 Each round a different family member (consent on record) opens their link in
 a fresh browser context, so nothing is cached, as when a family opens the
@@ -70,6 +69,7 @@ async def _measure(rounds: int, work: Path) -> list[dict[str, float]]:
     from telepractice.testing import shaped_link
     from telepractice.testing.server import prepare_family_session, server_environment, settings_for, start_server
     from telepractice.tls import ensure_dev_certificate
+    from tests.network import shaped_browsers  # the tests' Chromium on a shaped link: its flags and its launch
 
     origin = f"https://{shaped_link.SERVER_ADDRESS}:8443"
     env = server_environment(work / "slow-link-data", port=8443, host="0.0.0.0", public_origin=origin)
@@ -86,9 +86,8 @@ async def _measure(rounds: int, work: Path) -> list[dict[str, float]]:
                 browsers = []
                 try:
                     for index, link in enumerate((worker_link, family_link)):
-                        wrapper = link.ns.chromium_wrapper(work / f"slow-link-bin{index}")
-                        browsers.append(await playwright.chromium.launch(
-                            executable_path=str(wrapper), args=[*_chromium_args(), trusted], timeout=WAIT_MS))
+                        browsers.append(await shaped_browsers.launch(
+                            playwright, link.ns, work / f"slow-link-bin{index}", WAIT_MS, extra_args=[trusted]))
                     worker_browser, family_browser = browsers
                     worker = await (await worker_browser.new_context(ignore_https_errors=True)).new_page()
                     worker.set_default_timeout(WAIT_MS)
@@ -173,12 +172,6 @@ def _trusting(certificate: Path) -> str:
     public_key = x509.load_pem_x509_certificate(certificate.read_bytes()).public_key()
     spki = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return f"--ignore-certificate-errors-spki-list={base64.b64encode(hashlib.sha256(spki).digest()).decode()}"
-
-
-def _chromium_args() -> list[str]:
-    # The browsers' one address is on the shaped network, so no --allow-loopback-in-peer-connection here.
-    from tests.network.shaped_browsers import CHROMIUM_ARGS
-    return CHROMIUM_ARGS
 
 
 def measure_slow_link(rounds: int, work: Path) -> dict[str, dict[str, dict[str, float]]]:

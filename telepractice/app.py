@@ -33,7 +33,7 @@ from telepractice.signaling.probe_routes import probe_context, probe_routes
 from telepractice.signaling.service import close_sockets, signaling_context
 from telepractice.signaling.websocket import signaling_routes
 from telepractice.storage.engine import database_reachable, make_engine, make_session_factory
-from telepractice.web_files import RELEASE_CHARS, WebFiles
+from telepractice.web_files import RELEASE_PATTERN, WebFiles
 
 log = logging.getLogger("telepractice")
 
@@ -179,6 +179,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/", _index)
     app[WEB_FILES] = WebFiles(WEB_ROOT)
     # Before /static/{name}: routes match in the order they were added.
-    app.router.add_get(f"/static/v/{{release:[0-9a-f]{{{RELEASE_CHARS}}}}}/{{name:.+}}", _released)
+    app.router.add_get("/static/v/{release:" + RELEASE_PATTERN + "}/{name:.+}", _released)
     app.router.add_get("/static/{name:.+}", _static)
     return app

@@ -48,6 +48,7 @@ WORTH_COMPRESSING = 512
 # What a release path's file may be kept for: a year, unasked, since another content gets another address.
 KEEP_FOR_GOOD = "max-age=31536000, immutable"
 RELEASE_CHARS = 16  # hex digits of the release digest: 64 bits
+RELEASE_PATTERN = f"[0-9a-f]{{{RELEASE_CHARS}}}"  # a release as a route matches it
 
 
 @dataclass(frozen=True, slots=True)

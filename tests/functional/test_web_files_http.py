@@ -1,5 +1,6 @@
 """The web app's files over HTTP: gzip to browsers that take it, 304 to a browser whose copy is current,
-pages never cached, scripts revalidated, and nothing but the web root's files."""
+pages never cached, scripts kept for good under the pages' release and revalidated elsewhere, and nothing but
+the web root's files."""
 
 from __future__ import annotations
 

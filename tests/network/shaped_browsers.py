@@ -7,6 +7,7 @@ PLATFORM.md's list these flags leave out --allow-loopback-in-peer-connection.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +38,12 @@ def skip_or_fail(what: str, reason: str) -> None:
     pytest.skip(reason)
 
 
-async def launch(playwright: Any, ns: netns.Namespace, directory: Path, timeout_ms: int) -> Browser:
-    """Chromium inside ``ns`` (through a wrapper script that enters it)."""
+async def launch(playwright: Any, ns: netns.Namespace, directory: Path, timeout_ms: int,
+                 extra_args: Sequence[str] = ()) -> Browser:
+    """Chromium inside ``ns`` (through a wrapper script that enters it), with ``extra_args`` after the usual flags."""
     wrapper = ns.chromium_wrapper(directory)
-    return await playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_ARGS, timeout=timeout_ms)
+    return await playwright.chromium.launch(executable_path=str(wrapper), args=[*CHROMIUM_ARGS, *extra_args],
+                                            timeout=timeout_ms)
 
 
 async def open_page(browser: Browser, path: str, timeout_ms: int) -> Page:
