@@ -407,7 +407,8 @@ async def test_someone_without_consent_cannot_be_admitted_and_is_turned_away_for
     await family.locator("#status").filter(has_text="could not let you in").wait_for()
     await waiting.wait_for(state="detached")
     assert await family.locator("#controls").is_hidden()
-    assert await family.evaluate("() => window.telepractice.client.state") == "closed"
+    # The words come with the message; the server's close frame follows it, so the state is waited for.
+    await family.wait_for_function("() => window.telepractice.client.state === 'closed'", timeout=WAIT_MS)
     await family.reload()
     await family.locator("#status").filter(has_text="personal link").wait_for()
     no_page_errors(pages)
