@@ -164,6 +164,13 @@ _WAIT_FOR_PORT = textwrap.dedent("""
 """)
 
 
+def wait_for_port(ns: Namespace, port: int, timeout: float) -> bool:
+    """Whether something listens on 127.0.0.1:``port`` inside ``ns`` within ``timeout`` seconds (checked from inside)."""
+    waited = subprocess.run(ns.command([sys.executable, "-c", _WAIT_FOR_PORT, str(port), str(timeout)]),
+                            timeout=timeout + 5, check=False, capture_output=True)
+    return waited.returncode == 0
+
+
 async def stored_connection_tests(environment: Mapping[str, str], session_id: str) -> list[tuple[str | None, str, str]]:
     """Every connection test kept with a session, read from the server's database: (whose id, kind, verdict)."""
     from telepractice.sessions.connection_tests import connection_tests_of
@@ -188,9 +195,7 @@ def start_server(ns: Namespace, environment: Mapping[str, str], log_path: Path,
                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     server = RunningServer(process, settings.public_origin, log_path)
     try:
-        waited = subprocess.run(ns.command([sys.executable, "-c", _WAIT_FOR_PORT, str(settings.port), str(timeout)]),
-                                timeout=timeout + 5, check=False, capture_output=True)
-        if waited.returncode != 0 or process.poll() is not None:
+        if not wait_for_port(ns, settings.port, timeout) or process.poll() is not None:
             raise ServerError(f"the server did not listen on port {settings.port} within {timeout:g} s; "
                               f"its log ends:\n{server.log()[-2000:]}")
     except BaseException:

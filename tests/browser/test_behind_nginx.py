@@ -1,0 +1,172 @@
+"""certs/README.md's nginx site, run by Debian's nginx in front of telepractice: what an organisation copies works.
+
+The site comes from the README itself (telepractice/testing/nginx.py); the
+browser reaches it as https://sessions.example.org, the name the README uses,
+mapped to 127.0.0.1 inside the test's namespace.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from telepractice.testing import netns
+from telepractice.testing.nginx import NGINX, RunningNginx, check_config, readme_site, start_nginx, write_config
+from telepractice.testing.server import PreparedSession, server_environment, wait_for_port
+from telepractice.tls import ensure_dev_certificate
+from tests.browser.conftest import CHROMIUM_ARGS, REPO, WAIT_MS, Pages, skip_or_fail
+from tests.browser.test_call import admit, family_path, no_page_errors, staff_path, video_playing
+
+PUBLIC_NAME = "sessions.example.org"
+ORIGIN = f"https://{PUBLIC_NAME}"
+UPSTREAM_PORT = 8080  # the README's proxy_pass
+README_HSTS = "max-age=63072000; includeSubDomains"
+
+
+@pytest.fixture
+def nginx_dir(tmp_path: Path) -> Path:
+    if not os.access(NGINX, os.X_OK):
+        skip_or_fail(f"{NGINX} is missing (apt-get install nginx)")
+    directory = tmp_path / "nginx"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture
+def nginx(namespace: netns.Namespace, nginx_dir: Path) -> Iterator[RunningNginx]:
+    cert, key = ensure_dev_certificate(nginx_dir / "tls")
+    config = write_config(nginx_dir, readme_site((REPO / "certs" / "README.md").read_text()), cert, key)
+    check_config(namespace, nginx_dir, config)
+    running = start_nginx(namespace, nginx_dir, config)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+async def browser(namespace: netns.Namespace, tmp_path: Path) -> AsyncIterator[Browser]:
+    """Chromium in the namespace, finding the README's server name at 127.0.0.1."""
+    wrapper = namespace.chromium_wrapper(tmp_path / "bin")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(wrapper), timeout=WAIT_MS,
+            args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {PUBLIC_NAME} 127.0.0.1"])
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+def server_env(tmp_path: Path) -> dict[str, str]:
+    """telepractice as the README sets it up behind a proxy: plain HTTP on 127.0.0.1:8080, the public origin named."""
+    return server_environment(tmp_path / "data", port=UPSTREAM_PORT, behind_proxy="true", public_origin=ORIGIN)
+
+
+@pytest.fixture
+def header_echo(namespace: netns.Namespace, tmp_path: Path) -> Iterator[None]:
+    script = Path(__file__).with_name("header_echo.py")
+    with (tmp_path / "echo.log").open("wb") as log:
+        process = namespace.popen([sys.executable, str(script), str(UPSTREAM_PORT)], stdout=log,
+                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        assert wait_for_port(namespace, UPSTREAM_PORT, 15.0), (tmp_path / "echo.log").read_text()
+        yield
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+async def new_page(browser: Browser) -> Page:
+    context = await browser.new_context(ignore_https_errors=True)  # the test certificate is not for this name
+    page = await context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    return page
+
+
+SEEN_BY_FETCH = """async ([path, init]) => {
+  const response = await fetch(path, init);
+  return {status: response.status, hsts: response.headers.get('strict-transport-security'),
+          body: response.headers.get('content-type')?.startsWith('application/json') ? await response.json() : null};
+}"""
+
+SEEN_BY_WEBSOCKET = """() => new Promise((resolve, reject) => {
+  const socket = new WebSocket(`wss://${location.host}/ws`);
+  socket.onmessage = (event) => resolve(JSON.parse(event.data));
+  socket.onerror = () => reject(new Error('the WebSocket through nginx failed'));
+})"""
+
+
+def forwarded(seen: dict[str, Any]) -> dict[str, str | None]:
+    headers = {name.lower(): value for name, value in seen["headers"].items()}
+    return {name: headers.get(name) for name in ("host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host")}
+
+
+EXPECTED_FORWARDED = {"host": PUBLIC_NAME, "x-forwarded-for": "127.0.0.1", "x-forwarded-proto": "https",
+                      "x-forwarded-host": PUBLIC_NAME}
+
+
+async def test_the_readme_site_sends_the_browsers_own_address_over_https_on_every_request_the_websocket_too(
+    nginx: RunningNginx, header_echo: None, browser: Browser
+) -> None:
+    page = await new_page(browser)
+    response = await page.goto(f"http://{PUBLIC_NAME}/a/page?code=secret-query")
+    assert response is not None and response.ok
+    assert page.url == f"{ORIGIN}/a/page?code=secret-query", "plain HTTP goes to HTTPS"
+    redirect = response.request.redirected_from
+    assert redirect is not None and (await redirect.response()).status == 301  # type: ignore[union-attr]
+    assert await page.evaluate("() => performance.getEntriesByType('navigation')[0].nextHopProtocol") == "h2"
+
+    seen = await response.json()
+    assert forwarded(seen) == EXPECTED_FORWARDED
+    headers = await response.headers_array()
+    assert [h["value"] for h in headers if h["name"].lower() == "strict-transport-security"] == [README_HSTS]
+    assert [h["value"] for h in headers if h["name"].lower() == "server"] == ["nginx"], "no version sent"
+
+    # An address the browser puts in X-Forwarded-For itself does not reach telepractice.
+    spoofed = await page.evaluate(SEEN_BY_FETCH, ["/api/x", {"headers": {"X-Forwarded-For": "203.0.113.9"}}])
+    assert forwarded(spoofed["body"]) == EXPECTED_FORWARDED
+
+    # The signalling socket: upgraded through nginx, with the same headers as any other request.
+    upgrade = await page.evaluate(SEEN_BY_WEBSOCKET)
+    assert upgrade["path"] == "/ws"
+    assert forwarded(upgrade) == EXPECTED_FORWARDED
+    assert {name.lower(): value.lower() for name, value in upgrade["headers"].items()}["upgrade"] == "websocket"
+
+    # A body over the README's 64k limit is refused by nginx, and its own error page carries HSTS too.
+    too_big = await page.evaluate(SEEN_BY_FETCH, ["/api/x", {"method": "POST", "body": "x" * (64 * 1024 + 1)}])
+    assert too_big["status"] == 413 and too_big["hsts"] == README_HSTS
+    fits = await page.evaluate(SEEN_BY_FETCH, ["/api/x", {"method": "POST", "body": "x" * (64 * 1024)}])
+    assert fits["status"] == 200 and fits["hsts"] == README_HSTS
+
+    # The access log keeps the path but never the query string (a join code or token could be in it).
+    log = (nginx.directory / "telepractice.access.log").read_text()
+    assert '"GET /a/page HTTP/2.0" 200' in log and '"GET /a/page HTTP/1.1" 301' in log
+    assert "secret-query" not in log
+
+
+async def test_a_whole_call_runs_through_the_readme_site_over_http2_and_its_websocket(
+    nginx: RunningNginx, pages: Pages, prepared: PreparedSession
+) -> None:
+    ana = prepared.family[0]
+    assert pages.server.origin == ORIGIN
+    worker = await pages.open("worker", staff_path(prepared))
+    family = await pages.open("family", family_path(prepared, 0))
+    await admit(worker, ana.participant_id)
+    await video_playing(worker, ana.participant_id)
+    await video_playing(family, prepared.worker_id)
+    for page in (worker, family):
+        assert await page.evaluate("() => window.telepractice.client.state") == "joined"
+        protocols = await page.evaluate(
+            "() => [...new Set(performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation'))"
+            ".filter((entry) => entry.transferSize > 0).map((entry) => entry.nextHopProtocol))]")
+        assert protocols == ["h2"]
+    no_page_errors(pages)
