@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.abc import AbstractAccessLogger
 
 from telepractice.appkeys import SETTINGS
@@ -87,10 +87,16 @@ async def problem_details(request: web.Request, handler: Any) -> web.StreamRespo
         return problem(500, "internal-error", "The server failed.", "The server failed; nothing was changed.")
 
 
+# aiohttp would name itself and Python with their versions, which tells a scanner what to try; some proxies
+# (Caddy on a WebSocket upgrade) pass the header on.
+SERVER_NAME = "telepractice"
+
+
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
     """on_response_prepare: every response, static files and WebSocket upgrades included."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    response.headers[hdrs.SERVER] = SERVER_NAME
     if request.path.startswith("/api/"):
         response.headers.setdefault("Cache-Control", "no-store")
 

@@ -9,8 +9,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from telepractice.app import create_app
-from telepractice.config import load_settings
-from telepractice.http import SECURITY_HEADERS
+from telepractice.config import Settings, load_settings
+from telepractice.http import SECURITY_HEADERS, SERVER_NAME
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
 
@@ -37,6 +37,15 @@ async def test_every_response_carries_the_security_headers(client: TestClient, p
     response = await client.get(path)
     for name, value in SECURITY_HEADERS.items():
         assert response.headers.get(name) == value, name
+    assert response.headers.getall("Server") == [SERVER_NAME], "no stack or version named"
+
+
+async def test_a_websocket_upgrade_names_no_stack_or_version(client: TestClient, settings: Settings) -> None:
+    socket = await client.ws_connect("/ws", headers={"Origin": settings.public_origin})
+    try:
+        assert socket._response.headers.getall("Server") == [SERVER_NAME]
+    finally:
+        await socket.close()
 
 
 def test_content_security_policy_names_no_other_origin() -> None:

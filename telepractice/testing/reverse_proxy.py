@@ -1,0 +1,179 @@
+"""certs/README.md's own proxy files, run by Debian's nginx or Caddy inside a test's network namespace.
+
+Each file is read from the README's code block, so what an organisation
+copies is what the tests run. Only what must differ on a test machine is
+replaced: the certificate, the log files and the ACME web root. Each
+replacement must find its text, so a README that changes them fails here
+instead of testing something else. In a fresh namespace ports 80, 443 and
+8080 are free, so the files' ports stay as written. Stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import signal
+import subprocess
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from telepractice.testing.netns import Namespace
+from telepractice.testing.server import wait_for_port
+
+HTTPS_PORT = 443
+START_TIMEOUT = 15.0
+STOP_TIMEOUT = 10.0
+
+
+class ProxyError(RuntimeError):
+    """The proxy refused its configuration or did not listen in time; the message carries its log."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Proxy:
+    """One proxy the README documents: where its block is, what a test replaces in it, how it is run."""
+
+    name: str
+    binary: str
+    heading: str  # the README's "### " heading above the block
+    fence: str  # the block's language tag
+    replacements: Mapping[str, str]  # the README's text, and what stands in for it ({directory} is the test's)
+    whole_config: Callable[[Path, str], str]  # the test's whole configuration around the README's block
+    check: Callable[[Path], list[str]]  # the check the README runs before a reload
+    run: Callable[[Path], list[str]]  # the foreground command
+
+    def config_path(self, directory: Path) -> Path:
+        return directory / f"{self.name}.conf"
+
+
+def readme_block(readme: str, proxy: Proxy) -> str:
+    """The first ```<fence> block after the README's "### <heading>"."""
+    found = re.search(rf"^### {re.escape(proxy.heading)}$.*?^```{re.escape(proxy.fence)}\n(.*?)^```$", readme,
+                      re.MULTILINE | re.DOTALL)
+    if found is None:
+        raise ProxyError(f"certs/README.md has no ```{proxy.fence} block under '### {proxy.heading}'")
+    return found.group(1)
+
+
+def for_test(block: str, proxy: Proxy, directory: Path) -> str:
+    """The block with the deployment's paths replaced by ones in ``directory``."""
+    for text, stand_in in proxy.replacements.items():
+        if text not in block:
+            raise ProxyError(f"the README's {proxy.name} file no longer has {text!r}; update {__name__}")
+        block = block.replace(text, stand_in.format(directory=directory))
+    return block
+
+
+def _nginx_config(directory: Path, site: str) -> str:
+    # Debian's own nginx.conf includes sites-enabled/* inside http {} the same way; it runs workers as www-data,
+    # which could not write the test's directory, so a root master keeps root workers here.
+    temp_paths = "".join(f"    {kind}_temp_path {directory}/{kind};\n"
+                         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    return (f"{'user root;' if os.geteuid() == 0 else ''}\n"
+            f"pid {directory}/nginx.pid;\n"
+            f"error_log {directory}/error.log info;\n"
+            "worker_processes 1;\n"
+            "events { worker_connections 256; }\n"
+            f"http {{\n{temp_paths}{site}}}\n")
+
+
+def _caddy_config(directory: Path, caddyfile: str) -> str:
+    # Global options first, as a Caddyfile requires: no admin endpoint, and Caddy's own data kept with the test.
+    return f"{{\n\tadmin off\n\tstorage file_system {directory}/data\n}}\n\n{caddyfile}"
+
+
+NGINX = Proxy(
+    name="nginx", binary="/usr/sbin/nginx", heading="nginx", fence="nginx",
+    replacements={
+        "/etc/letsencrypt/live/sessions.example.org/fullchain.pem": "{directory}/cert.pem",
+        "/etc/letsencrypt/live/sessions.example.org/privkey.pem": "{directory}/key.pem",
+        "/var/log/nginx/": "{directory}/",
+        "/var/www/acme": "{directory}/acme",
+    },
+    whole_config=_nginx_config,
+    check=lambda d: ["/usr/sbin/nginx", "-t", "-p", str(d), "-c", str(NGINX.config_path(d))],
+    run=lambda d: ["/usr/sbin/nginx", "-p", str(d), "-c", str(NGINX.config_path(d)), "-g", "daemon off;"],
+)
+
+CADDY = Proxy(
+    name="caddy", binary="/usr/bin/caddy", heading="Caddy", fence="caddyfile",
+    replacements={
+        # The certificate authority's contact address stands for a certificate Caddy fetches; here it is given.
+        "tls admin@example.org": "tls {directory}/cert.pem {directory}/key.pem",
+        "/var/log/caddy/": "{directory}/",
+    },
+    whole_config=_caddy_config,
+    check=lambda d: ["/usr/bin/caddy", "validate", "--config", str(CADDY.config_path(d)), "--adapter", "caddyfile"],
+    run=lambda d: ["/usr/bin/caddy", "run", "--config", str(CADDY.config_path(d)), "--adapter", "caddyfile"],
+)
+
+PROXIES = {proxy.name: proxy for proxy in (NGINX, CADDY)}
+
+
+@dataclasses.dataclass
+class RunningProxy:
+    proxy: Proxy
+    process: subprocess.Popen[bytes]
+    directory: Path
+
+    def log(self) -> str:
+        return "".join(path.read_text(errors="replace") for path in (self.directory / "error.log",
+                                                                     self.directory / "proxy.out") if path.exists())
+
+    def access_log(self) -> str:
+        path = self.directory / "telepractice.access.log"
+        if not path.exists():
+            path = self.directory / "telepractice.log"  # the Caddy file's name
+        return path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not ended in time."""
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(STOP_TIMEOUT)
+
+
+def _environment(directory: Path) -> dict[str, str]:
+    # Caddy keeps its state under HOME and the XDG directories: the test's, not the machine's.
+    return {**os.environ, "HOME": str(directory), "XDG_DATA_HOME": str(directory / "data"),
+            "XDG_CONFIG_HOME": str(directory / "config")}
+
+
+def write_config(proxy: Proxy, directory: Path, readme: str, cert: Path, key: Path) -> Path:
+    """The proxy's configuration for the README's file in ``directory``, with this certificate; its path."""
+    (directory / "acme").mkdir(parents=True, exist_ok=True)
+    (directory / "cert.pem").write_bytes(cert.read_bytes())
+    (directory / "key.pem").write_bytes(key.read_bytes())
+    config = proxy.config_path(directory)
+    config.write_text(proxy.whole_config(directory, for_test(readme_block(readme, proxy), proxy, directory)))
+    return config
+
+
+def check_config(ns: Namespace, proxy: Proxy, directory: Path) -> None:
+    """The check the README has run before every reload (``nginx -t``, ``caddy validate``)."""
+    checked = subprocess.run(ns.command(proxy.check(directory)), capture_output=True, text=True,
+                             timeout=START_TIMEOUT, check=False, env=_environment(directory))
+    if checked.returncode != 0:
+        raise ProxyError(f"{proxy.name} refused the README's file:\n{checked.stderr}{checked.stdout}")
+
+
+def start_proxy(ns: Namespace, proxy: Proxy, directory: Path) -> RunningProxy:
+    """The proxy in the foreground in ``ns``; returns once it listens on 443 there."""
+    with (directory / "proxy.out").open("wb") as output:
+        process = ns.popen(proxy.run(directory), stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                           env=_environment(directory))
+    running = RunningProxy(proxy, process, directory)
+    try:
+        if not wait_for_port(ns, HTTPS_PORT, START_TIMEOUT) or process.poll() is not None:
+            raise ProxyError(f"{proxy.name} did not listen on {HTTPS_PORT} within {START_TIMEOUT:g} s:\n"
+                             f"{running.log()[-2000:]}")
+    except BaseException:
+        running.stop()
+        raise
+    return running
