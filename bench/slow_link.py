@@ -27,6 +27,12 @@ on this link. The figures:
 - join page again: from opening the join page a second time on the same
   device (its files in the browser's cache, as at a family's next session)
   to its first step drawn; a dead link, so the page and its check alone.
+
+The same figures are taken a second time with certs/README.md's nginx site in
+front of telepractice (telepractice/testing/reverse_proxy.py), as an
+organisation would deploy it: nginx speaks HTTP/2, so the page's files share
+one connection instead of opening up to six, each with its own TCP and TLS
+round trips. Those figures are named "slow link behind nginx".
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import os
 import time
 from pathlib import Path
 
@@ -63,31 +70,49 @@ document.addEventListener('click', (event) => {
 """
 
 
-async def _measure(rounds: int, work: Path) -> list[dict[str, float]]:
+PUBLIC_NAME = "sessions.example.org"  # the name certs/README.md's nginx site serves
+
+
+async def _measure(rounds: int, work: Path, behind_nginx: bool) -> list[dict[str, float]]:
     from playwright.async_api import async_playwright
 
-    from telepractice.testing import shaped_link
+    from telepractice.testing import reverse_proxy, shaped_link
     from telepractice.testing.server import prepare_family_session, server_environment, settings_for, start_server
     from telepractice.tls import ensure_dev_certificate
     from tests.network import shaped_browsers  # the tests' Chromium on a shaped link: its flags and its launch
 
-    origin = f"https://{shaped_link.SERVER_ADDRESS}:8443"
-    env = server_environment(work / "slow-link-data", port=8443, host="0.0.0.0", public_origin=origin)
-    settings = settings_for(env)
-    prepared = await prepare_family_session(settings, [f"Slow Link Family {i}" for i in range(rounds)])
-    trusted = _trusting(ensure_dev_certificate(settings.tls_directory)[0])
+    part = "slow-link-nginx" if behind_nginx else "slow-link"
+    if behind_nginx:  # as certs/README.md deploys it: plain HTTP on 127.0.0.1:8080, nginx in front on 443
+        origin = f"https://{PUBLIC_NAME}"
+        env = server_environment(work / f"{part}-data", port=8080, behind_proxy="true", public_origin=origin)
+        certificate = ensure_dev_certificate(work / f"{part}-tls")
+        extra_args = [f"--host-resolver-rules=MAP {PUBLIC_NAME} {shaped_link.SERVER_ADDRESS}"]
+    else:
+        origin = f"https://{shaped_link.SERVER_ADDRESS}:8443"
+        env = server_environment(work / f"{part}-data", port=8443, host="0.0.0.0", public_origin=origin)
+        certificate = ensure_dev_certificate(settings_for(env).tls_directory)
+        extra_args = []
+    prepared = await prepare_family_session(settings_for(env), [f"Slow Link Family {i}" for i in range(rounds)])
+    extra_args.append(_trusting(certificate[0]))
     figures: list[dict[str, float]] = []
     with shaped_link.shaped_network(2) as network:
         worker_link, family_link = network.clients
         network.shape(family_link, delay_ms=DELAY_MS, rate_kbit=RATE_KBIT)
-        server = start_server(network.server, env, work / "slow-link-server.log")
+        server = start_server(network.server, env, work / f"{part}-server.log")
+        proxy = None
         try:
+            if behind_nginx:
+                proxy_dir = work / f"{part}-proxy"
+                proxy_dir.mkdir(parents=True, exist_ok=True)
+                readme = (Path(__file__).resolve().parents[1] / "certs" / "README.md").read_text()
+                reverse_proxy.write_config(reverse_proxy.NGINX, proxy_dir, readme, *certificate)
+                proxy = reverse_proxy.start_proxy(network.server, reverse_proxy.NGINX, proxy_dir)
             async with async_playwright() as playwright:
                 browsers = []
                 try:
                     for index, link in enumerate((worker_link, family_link)):
                         browsers.append(await shaped_browsers.launch(
-                            playwright, link.ns, work / f"slow-link-bin{index}", WAIT_MS, extra_args=[trusted]))
+                            playwright, link.ns, work / f"{part}-bin{index}", WAIT_MS, extra_args=extra_args))
                     worker_browser, family_browser = browsers
                     worker = await (await worker_browser.new_context(ignore_https_errors=True)).new_page()
                     worker.set_default_timeout(WAIT_MS)
@@ -95,13 +120,17 @@ async def _measure(rounds: int, work: Path) -> list[dict[str, float]]:
                     await worker.wait_for_function("() => window.telepractice && window.telepractice.call")
                     await asyncio.sleep(1.0)
                     for member in prepared.family:
-                        figures.append(await _one_family_member(family_browser, worker, origin, prepared.worker_id,
-                                                                member.participant_id, member.join_token))
+                        measured = await _one_family_member(family_browser, worker, origin, prepared.worker_id,
+                                                            member.participant_id, member.join_token)
+                        figures.append({name.replace("slow link", "slow link behind nginx") if behind_nginx else name:
+                                        value for name, value in measured.items()})
                         await asyncio.sleep(1.0)
                 finally:
                     for browser in browsers:
                         await browser.close()
         finally:
+            if proxy is not None:
+                proxy.stop()
             server.stop()
     return figures
 
@@ -177,9 +206,14 @@ def _trusting(certificate: Path) -> str:
 def measure_slow_link(rounds: int, work: Path) -> dict[str, dict[str, dict[str, float]]]:
     """Median and spread over ``rounds`` family members; empty with the reason where shaped links cannot be made."""
     from telepractice.testing import netns, shaped_link
+    from telepractice.testing.reverse_proxy import NGINX
 
     reason = netns.unavailable_reason() or shaped_link.unavailable_reason()
     if reason is not None:
         print(f"skipping the slow link: {reason}")
         return {}
-    return summarize_rounds(asyncio.run(_measure(rounds, work)))
+    figures = summarize_rounds(asyncio.run(_measure(rounds, work, behind_nginx=False)))
+    if not os.access(NGINX.binary, os.X_OK):
+        print(f"skipping the slow link behind nginx: {NGINX.binary} is missing (apt-get install nginx)")
+        return figures
+    return figures | summarize_rounds(asyncio.run(_measure(rounds, work, behind_nginx=True)))
