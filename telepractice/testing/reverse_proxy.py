@@ -13,17 +13,16 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import signal
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from telepractice.testing.netns import Namespace
+from telepractice.testing.processes import stop_process
 from telepractice.testing.server import wait_for_port
 
 HTTPS_PORT = 443
 START_TIMEOUT = 15.0
-STOP_TIMEOUT = 10.0
 
 
 class ProxyError(RuntimeError):
@@ -128,15 +127,8 @@ class RunningProxy:
         return path.read_text(errors="replace")
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it has not ended in time."""
-        if self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(STOP_TIMEOUT)
+        """SIGTERM (a fast shutdown for nginx, a graceful one for Caddy), then SIGKILL if it has not ended in time."""
+        stop_process(self.process)
 
 
 def _environment(directory: Path) -> dict[str, str]:

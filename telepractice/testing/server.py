@@ -12,7 +12,6 @@ import dataclasses
 import datetime as dt
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import textwrap
@@ -32,6 +31,7 @@ from telepractice.sessions.scheduling import schedule_session
 from telepractice.storage.engine import make_engine, make_session_factory
 from telepractice.storage.models import ConsentKind, ConsentMethod, SessionKind, StaffRole, utcnow
 from telepractice.testing.netns import Namespace
+from telepractice.testing.processes import stop_process
 
 PORT = 8443  # every namespace is new and empty, so the usual port is always free in it
 START_TIMEOUT = 30.0
@@ -141,14 +141,7 @@ class RunningServer:
 
     def stop(self) -> None:
         """SIGTERM (aiohttp's graceful shutdown), then SIGKILL if it has not ended in time."""
-        if self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(STOP_TIMEOUT)
+        stop_process(self.process, STOP_TIMEOUT)
 
 
 _WAIT_FOR_PORT = textwrap.dedent("""

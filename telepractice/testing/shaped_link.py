@@ -20,7 +20,6 @@ import dataclasses
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from pathlib import Path
 
 from telepractice.testing import netns
 from telepractice.testing.netns import IP, Namespace, NamespaceError
+from telepractice.testing.processes import stop_process
 
 SUBNET = "10.99.0"
 SERVER_ADDRESS = f"{SUBNET}.1"
@@ -146,13 +146,7 @@ def _start_emulator(server: Namespace, client: Client) -> subprocess.Popen[bytes
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(STOP_TIMEOUT)
+    stop_process(process, STOP_TIMEOUT)
     if process.stderr is not None:
         process.stderr.close()
 

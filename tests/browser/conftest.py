@@ -87,10 +87,16 @@ def server(namespace: netns.Namespace, server_env: dict[str, str], prepared: Pre
 
 
 @pytest.fixture
-async def browser(namespace: netns.Namespace, tmp_path: Path) -> AsyncIterator[Browser]:
+def chromium_args() -> list[str]:
+    """Chromium's flags; a test module that needs more overrides this fixture."""
+    return CHROMIUM_ARGS
+
+
+@pytest.fixture
+async def browser(namespace: netns.Namespace, tmp_path: Path, chromium_args: list[str]) -> AsyncIterator[Browser]:
     wrapper = namespace.chromium_wrapper(tmp_path / "bin")
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_ARGS,
+        launched = await playwright.chromium.launch(executable_path=str(wrapper), args=chromium_args,
                                                     timeout=WAIT_MS)
         try:
             yield launched

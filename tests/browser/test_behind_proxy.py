@@ -1,4 +1,4 @@
-"""certs/README.md's proxy files, run by Debian's nginx and Caddy in front of telepractice: what an organisation copies works.
+"""certs/README.md's proxy files run by Debian's nginx and Caddy in front of telepractice: what is copied works.
 
 The files come from the README itself (telepractice/testing/reverse_proxy.py);
 the browser reaches them as https://sessions.example.org, the name the README
@@ -10,17 +10,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
+from telepractice.config import Settings
 from telepractice.testing import netns
 from telepractice.testing.reverse_proxy import PROXIES, RunningProxy, check_config, start_proxy, write_config
+from telepractice.testing.processes import stop_process
 from telepractice.testing.server import PreparedSession, server_environment, wait_for_port
-from telepractice.config import Settings
 from telepractice.tls import ensure_dev_certificate
 from tests.browser.conftest import CHROMIUM_ARGS, REPO, WAIT_MS, Pages, skip_or_fail
 from tests.browser.test_call import admit, family_path, no_page_errors, staff_path, video_playing
@@ -50,17 +51,9 @@ def proxy(request: pytest.FixtureRequest, namespace: netns.Namespace, tmp_path: 
 
 
 @pytest.fixture
-async def browser(namespace: netns.Namespace, tmp_path: Path) -> AsyncIterator[Browser]:
-    """Chromium in the namespace, finding the README's server name at 127.0.0.1."""
-    wrapper = namespace.chromium_wrapper(tmp_path / "bin")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(wrapper), timeout=WAIT_MS,
-            args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {PUBLIC_NAME} 127.0.0.1"])
-        try:
-            yield launched
-        finally:
-            await launched.close()
+def chromium_args() -> list[str]:
+    """The usual flags, and the README's server name found at 127.0.0.1."""
+    return [*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {PUBLIC_NAME} 127.0.0.1"]
 
 
 @pytest.fixture
@@ -79,8 +72,7 @@ def header_echo(namespace: netns.Namespace, tmp_path: Path) -> Iterator[None]:
         assert wait_for_port(namespace, UPSTREAM_PORT, 15.0), (tmp_path / "echo.log").read_text()
         yield
     finally:
-        process.terminate()
-        process.wait(10)
+        stop_process(process)
 
 
 async def new_page(browser: Browser) -> Page:
@@ -101,6 +93,12 @@ SEEN_BY_WEBSOCKET = """() => new Promise((resolve, reject) => {
   socket.onmessage = (event) => resolve(JSON.parse(event.data));
   socket.onerror = () => reject(new Error('the WebSocket through the proxy failed'));
 })"""
+
+
+# The protocols of every file the page took from the network (its cache aside).
+FETCHED_OVER = """() => [...new Set(performance.getEntriesByType('navigation')
+  .concat(performance.getEntriesByType('resource'))
+  .filter((entry) => entry.transferSize > 0).map((entry) => entry.nextHopProtocol))]"""
 
 
 def forwarded(seen: dict[str, Any]) -> dict[str, str | None]:
@@ -169,8 +167,5 @@ async def test_a_whole_call_runs_through_the_readme_file_over_http2_and_its_webs
     await video_playing(family, prepared.worker_id)
     for page in (worker, family):
         assert await page.evaluate("() => window.telepractice.client.state") == "joined"
-        protocols = await page.evaluate(
-            "() => [...new Set(performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation'))"
-            ".filter((entry) => entry.transferSize > 0).map((entry) => entry.nextHopProtocol))]")
-        assert protocols == ["h2"]
+        assert await page.evaluate(FETCHED_OVER) == ["h2"]
     no_page_errors(pages)
