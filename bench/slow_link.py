@@ -70,9 +70,6 @@ document.addEventListener('click', (event) => {
 """
 
 
-PUBLIC_NAME = "sessions.example.org"  # the name certs/README.md's nginx site serves
-
-
 async def _measure(rounds: int, work: Path, behind_nginx: bool) -> list[dict[str, float]]:
     from playwright.async_api import async_playwright
 
@@ -82,11 +79,13 @@ async def _measure(rounds: int, work: Path, behind_nginx: bool) -> list[dict[str
     from tests.network import shaped_browsers  # the tests' Chromium on a shaped link: its flags and its launch
 
     part = "slow-link-nginx" if behind_nginx else "slow-link"
+    label = "slow link behind nginx" if behind_nginx else "slow link"
     if behind_nginx:  # as certs/README.md deploys it: plain HTTP on 127.0.0.1:8080, nginx in front on 443
-        origin = f"https://{PUBLIC_NAME}"
-        env = server_environment(work / f"{part}-data", port=8080, behind_proxy="true", public_origin=origin)
+        origin = f"https://{reverse_proxy.PUBLIC_NAME}"
+        env = server_environment(work / f"{part}-data", port=reverse_proxy.UPSTREAM_PORT, behind_proxy="true",
+                                 public_origin=origin)
         certificate = ensure_dev_certificate(work / f"{part}-tls")
-        extra_args = [f"--host-resolver-rules=MAP {PUBLIC_NAME} {shaped_link.SERVER_ADDRESS}"]
+        extra_args = [f"--host-resolver-rules=MAP {reverse_proxy.PUBLIC_NAME} {shaped_link.SERVER_ADDRESS}"]
     else:
         origin = f"https://{shaped_link.SERVER_ADDRESS}:8443"
         env = server_environment(work / f"{part}-data", port=8443, host="0.0.0.0", public_origin=origin)
@@ -120,10 +119,8 @@ async def _measure(rounds: int, work: Path, behind_nginx: bool) -> list[dict[str
                     await worker.wait_for_function("() => window.telepractice && window.telepractice.call")
                     await asyncio.sleep(1.0)
                     for member in prepared.family:
-                        measured = await _one_family_member(family_browser, worker, origin, prepared.worker_id,
-                                                            member.participant_id, member.join_token)
-                        figures.append({name.replace("slow link", "slow link behind nginx") if behind_nginx else name:
-                                        value for name, value in measured.items()})
+                        figures.append(await _one_family_member(family_browser, worker, origin, prepared.worker_id,
+                                                                member.participant_id, member.join_token, label))
                         await asyncio.sleep(1.0)
                 finally:
                     for browser in browsers:
@@ -136,7 +133,7 @@ async def _measure(rounds: int, work: Path, behind_nginx: bool) -> list[dict[str
 
 
 async def _one_family_member(browser, worker, origin: str, worker_id: str, participant_id: str,
-                             join_token: str) -> dict[str, float]:
+                             join_token: str, label: str) -> dict[str, float]:
     context = await browser.new_context(ignore_https_errors=True)
     try:
         family, opened = await _open_join_page(context, origin, join_token)
@@ -151,11 +148,11 @@ async def _one_family_member(browser, worker, origin: str, worker_id: str, parti
         playing = await family.evaluate(PLAYING, [worker_id, WAIT_MS])
         again = await _join_page_again(context, origin)
         return {
-            "slow link: link to first screen s": (moments["origin"] + moments["language"]) / 1000 - opened,
-            "slow link: language to camera check s": (moments["preview"] - moments["chosen"]) / 1000,
-            "slow link: call page to video s": playing["sinceNavigation"] / 1000,
-            "slow link: join page KB": transferred / 1000,
-            "slow link: join page again s": again,
+            f"{label}: link to first screen s": (moments["origin"] + moments["language"]) / 1000 - opened,
+            f"{label}: language to camera check s": (moments["preview"] - moments["chosen"]) / 1000,
+            f"{label}: call page to video s": playing["sinceNavigation"] / 1000,
+            f"{label}: join page KB": transferred / 1000,
+            f"{label}: join page again s": again,
         }
     finally:
         await context.close()

@@ -21,6 +21,8 @@ from telepractice.testing.netns import Namespace
 from telepractice.testing.processes import stop_process
 from telepractice.testing.server import wait_for_port
 
+PUBLIC_NAME = "sessions.example.org"  # the name both files serve
+UPSTREAM_PORT = 8080  # where both files send requests on: telepractice on 127.0.0.1
 HTTPS_PORT = 443
 START_TIMEOUT = 15.0
 
@@ -38,12 +40,14 @@ class Proxy:
     heading: str  # the README's "### " heading above the block
     fence: str  # the block's language tag
     replacements: Mapping[str, str]  # the README's text, and what stands in for it ({directory} is the test's)
+    access_log: str  # the file's access log, once moved into the test's directory
     whole_config: Callable[[Path, str], str]  # the test's whole configuration around the README's block
-    check: Callable[[Path], list[str]]  # the check the README runs before a reload
-    run: Callable[[Path], list[str]]  # the foreground command
+    check_args: Callable[[Path, Path], list[str]]  # (directory, config): the README's check before a reload
+    run_args: Callable[[Path, Path], list[str]]  # (directory, config): running in the foreground
 
-    def config_path(self, directory: Path) -> Path:
-        return directory / f"{self.name}.conf"
+
+def config_path(directory: Path) -> Path:
+    return directory / "proxy.conf"
 
 
 def readme_block(readme: str, proxy: Proxy) -> str:
@@ -90,9 +94,10 @@ NGINX = Proxy(
         "/var/log/nginx/": "{directory}/",
         "/var/www/acme": "{directory}/acme",
     },
+    access_log="telepractice.access.log",
     whole_config=_nginx_config,
-    check=lambda d: ["/usr/sbin/nginx", "-t", "-p", str(d), "-c", str(NGINX.config_path(d))],
-    run=lambda d: ["/usr/sbin/nginx", "-p", str(d), "-c", str(NGINX.config_path(d)), "-g", "daemon off;"],
+    check_args=lambda directory, config: ["-t", "-p", str(directory), "-c", str(config)],
+    run_args=lambda directory, config: ["-p", str(directory), "-c", str(config), "-g", "daemon off;"],
 )
 
 CADDY = Proxy(
@@ -102,9 +107,10 @@ CADDY = Proxy(
         "tls admin@example.org": "tls {directory}/cert.pem {directory}/key.pem",
         "/var/log/caddy/": "{directory}/",
     },
+    access_log="telepractice.log",
     whole_config=_caddy_config,
-    check=lambda d: ["/usr/bin/caddy", "validate", "--config", str(CADDY.config_path(d)), "--adapter", "caddyfile"],
-    run=lambda d: ["/usr/bin/caddy", "run", "--config", str(CADDY.config_path(d)), "--adapter", "caddyfile"],
+    check_args=lambda _directory, config: ["validate", "--config", str(config), "--adapter", "caddyfile"],
+    run_args=lambda _directory, config: ["run", "--config", str(config), "--adapter", "caddyfile"],
 )
 
 PROXIES = {proxy.name: proxy for proxy in (NGINX, CADDY)}
@@ -121,10 +127,7 @@ class RunningProxy:
                                                                      self.directory / "proxy.out") if path.exists())
 
     def access_log(self) -> str:
-        path = self.directory / "telepractice.access.log"
-        if not path.exists():
-            path = self.directory / "telepractice.log"  # the Caddy file's name
-        return path.read_text(errors="replace")
+        return (self.directory / self.proxy.access_log).read_text(errors="replace")
 
     def stop(self) -> None:
         """SIGTERM (a fast shutdown for nginx, a graceful one for Caddy), then SIGKILL if it has not ended in time."""
@@ -142,15 +145,16 @@ def write_config(proxy: Proxy, directory: Path, readme: str, cert: Path, key: Pa
     (directory / "acme").mkdir(parents=True, exist_ok=True)
     (directory / "cert.pem").write_bytes(cert.read_bytes())
     (directory / "key.pem").write_bytes(key.read_bytes())
-    config = proxy.config_path(directory)
+    config = config_path(directory)
     config.write_text(proxy.whole_config(directory, for_test(readme_block(readme, proxy), proxy, directory)))
     return config
 
 
 def check_config(ns: Namespace, proxy: Proxy, directory: Path) -> None:
     """The check the README has run before every reload (``nginx -t``, ``caddy validate``)."""
-    checked = subprocess.run(ns.command(proxy.check(directory)), capture_output=True, text=True,
-                             timeout=START_TIMEOUT, check=False, env=_environment(directory))
+    checked = subprocess.run(ns.command([proxy.binary, *proxy.check_args(directory, config_path(directory))]),
+                             capture_output=True, text=True, timeout=START_TIMEOUT, check=False,
+                             env=_environment(directory))
     if checked.returncode != 0:
         raise ProxyError(f"{proxy.name} refused the README's file:\n{checked.stderr}{checked.stdout}")
 
@@ -158,8 +162,8 @@ def check_config(ns: Namespace, proxy: Proxy, directory: Path) -> None:
 def start_proxy(ns: Namespace, proxy: Proxy, directory: Path) -> RunningProxy:
     """The proxy in the foreground in ``ns``; returns once it listens on 443 there."""
     with (directory / "proxy.out").open("wb") as output:
-        process = ns.popen(proxy.run(directory), stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                           env=_environment(directory))
+        process = ns.popen([proxy.binary, *proxy.run_args(directory, config_path(directory))], stdout=output,
+                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_environment(directory))
     running = RunningProxy(proxy, process, directory)
     try:
         if not wait_for_port(ns, HTTPS_PORT, START_TIMEOUT) or process.poll() is not None:

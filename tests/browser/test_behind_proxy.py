@@ -19,16 +19,22 @@ from playwright.async_api import Browser, Page
 
 from telepractice.config import Settings
 from telepractice.testing import netns
-from telepractice.testing.reverse_proxy import PROXIES, RunningProxy, check_config, start_proxy, write_config
+from telepractice.testing.reverse_proxy import (
+    PROXIES,
+    PUBLIC_NAME,
+    UPSTREAM_PORT,
+    RunningProxy,
+    check_config,
+    start_proxy,
+    write_config,
+)
 from telepractice.testing.processes import stop_process
 from telepractice.testing.server import PreparedSession, server_environment, wait_for_port
 from telepractice.tls import ensure_dev_certificate
 from tests.browser.conftest import CHROMIUM_ARGS, REPO, WAIT_MS, Pages, skip_or_fail
 from tests.browser.test_call import admit, family_path, no_page_errors, staff_path, video_playing
 
-PUBLIC_NAME = "sessions.example.org"
 ORIGIN = f"https://{PUBLIC_NAME}"
-UPSTREAM_PORT = 8080  # the README's proxy_pass
 README_HSTS = "max-age=63072000; includeSubDomains"
 MAX_BODY_BYTES = Settings().max_body_bytes  # TELEPRACTICE_MAX_BODY_BYTES, which the README says the proxy matches
 

@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from telepractice.testing.reverse_proxy import CADDY, NGINX, PROXIES, ProxyError, for_test, readme_block
+from telepractice.testing.reverse_proxy import (
+    CADDY,
+    NGINX,
+    PROXIES,
+    PUBLIC_NAME,
+    UPSTREAM_PORT,
+    ProxyError,
+    for_test,
+    readme_block,
+)
 
 README = (Path(__file__).resolve().parents[2] / "certs" / "README.md").read_text()
 
@@ -18,7 +27,7 @@ def test_each_proxy_file_is_found_and_only_its_deployment_paths_change(name: str
     adapted = for_test(block, proxy, tmp_path)
     for text in proxy.replacements:
         assert text not in adapted
-    assert "127.0.0.1:8080" in adapted and "sessions.example.org" in adapted
+    assert f"127.0.0.1:{UPSTREAM_PORT}" in adapted and PUBLIC_NAME in adapted
     # Every line the test did not have to change is the README's own.
     kept = [line for line in block.splitlines() if not any(text in line for text in proxy.replacements)]
     assert kept == [line for line in adapted.splitlines() if str(tmp_path) not in line]
